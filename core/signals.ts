@@ -1,0 +1,106 @@
+/**
+ * Typed signals: what the gateway journals after a decoder has turned a device's
+ * wire message into domain terms. Every decoder produces these and nothing else;
+ * everything downstream (journal, access, live state, InfluxDB, sessioniser)
+ * consumes only these.
+ */
+import type { DeviceKind, TargetRef } from './site/model.js';
+
+export const SIGNAL_KINDS = ['badge', 'occupancy', 'power', 'health'] as const;
+export type SignalKind = (typeof SIGNAL_KINDS)[number];
+
+/**
+ * Durability classes decide the overflow policy: access and billing signals are
+ * never shed; telemetry is shed oldest-first when the journal is over capacity.
+ */
+export const SIGNAL_CLASSES = ['access', 'billing', 'telemetry', 'system'] as const;
+export type SignalClass = (typeof SIGNAL_CLASSES)[number];
+
+export const DEFAULT_CLASS: Readonly<Record<SignalKind, SignalClass>> = Object.freeze({
+  badge: 'access',
+  occupancy: 'billing',
+  power: 'billing',
+  health: 'telemetry',
+});
+
+/** Signal kinds a device of each kind may send, unless its `measures` narrows them. */
+export const KINDS_BY_DEVICE: Readonly<Record<DeviceKind, readonly SignalKind[]>> = Object.freeze({
+  'badge-reader': ['badge', 'health'],
+  'door-controller': ['badge', 'health'],
+  'occupancy-sensor': ['occupancy', 'health'],
+  'power-meter': ['power', 'health'],
+});
+
+/** Credential formats: the same physical card reads differently through different readers. */
+export const CREDENTIAL_FORMATS = ['uid', 'em4100', 'wiegand26'] as const;
+export type CredentialFormat = (typeof CREDENTIAL_FORMATS)[number];
+
+interface SignalCommon {
+  /** Idempotence key: the same device message always yields the same key. */
+  readonly key: string;
+  readonly site: string;
+  readonly device: string;
+  readonly deviceKind: DeviceKind;
+  readonly space: string | null;
+  readonly target: TargetRef | null;
+  /** Device's own sequence number (0 where the device has none). */
+  readonly seq: number;
+  /** Signal time, ms since the Unix epoch, UTC. */
+  readonly ts: number;
+  /** Whether ts is the device's clock or the gateway's receive time. */
+  readonly tsSource: 'device' | 'gateway';
+}
+
+export interface BadgeSignal extends SignalCommon {
+  readonly kind: 'badge';
+  readonly credential: { readonly format: CredentialFormat; readonly id: string };
+}
+
+export interface OccupancySignal extends SignalCommon {
+  readonly kind: 'occupancy';
+  readonly occupied: boolean;
+}
+
+export interface PowerSignal extends SignalCommon {
+  readonly kind: 'power';
+  readonly powerW: number;
+  /** Raw cumulative energy counter as the meter reports it (resets are the sessioniser's business). */
+  readonly energyKwh: number | null;
+  readonly voltageV: number | null;
+  readonly currentA: number | null;
+  /** Relay state where the meter is also a switch. */
+  readonly on: boolean | null;
+}
+
+export interface HealthSignal extends SignalCommon {
+  readonly kind: 'health';
+  readonly online: boolean | null;
+  readonly batteryPct: number | null;
+  readonly linkQuality: number | null;
+}
+
+export type Signal = BadgeSignal | OccupancySignal | PowerSignal | HealthSignal;
+
+/** Events the gateway itself journals (never from a device). */
+export interface SystemEvent {
+  readonly kind: 'system';
+  readonly key: string;
+  readonly site: string;
+  readonly ts: number;
+  readonly event: 'telemetry_shed';
+  /** For telemetry_shed: how many signals were dropped and the journal range they came from. */
+  readonly count: number;
+  readonly fromSeq: number;
+  readonly toSeq: number;
+}
+
+export type JournalRecord = Signal | SystemEvent;
+
+export function classOf(record: JournalRecord, override?: SignalClass): SignalClass {
+  if (record.kind === 'system') return 'system';
+  return override ?? DEFAULT_CLASS[record.kind];
+}
+
+export function idempotenceKey(device: string, boot: number, seq: number): string {
+  return `${device}:${boot}:${seq}`;
+}
