@@ -1,0 +1,79 @@
+/**
+ * Who may publish and subscribe where: one policy table, used by the embedded
+ * broker's hooks (and, later, to generate an external broker's ACL file).
+ *
+ * A device may publish only its own uplink channels, subscribe only to its own
+ * command topic, and retain only its availability (`status`). Nobody but the
+ * gateway (which publishes in-process, not as a client) publishes commands.
+ */
+import { KINDS_BY_DEVICE } from '../signals.js';
+import type { DeviceInfo } from '../site/model.js';
+import { commandFilter, deviceBase, parseTopic, type UplinkChannel } from './topics.js';
+
+export type AclDecision = { readonly ok: true; readonly channel: UplinkChannel } | { readonly ok: false; readonly reason: AclReason };
+export type AclReason =
+  | 'not_in_scheme'
+  | 'other_site'
+  | 'other_device'
+  | 'command_topic'
+  | 'channel_not_allowed'
+  | 'retain_not_allowed'
+  | 'sys_topic';
+
+export const ACL_REASON_TEXT: Readonly<Record<AclReason, string>> = {
+  not_in_scheme: 'topic is not in the fac/v1/<site>/d/<device>/<channel> scheme',
+  other_site: 'topic names another site',
+  other_device: 'a device may publish only under its own id',
+  command_topic: 'only the gateway publishes commands',
+  channel_not_allowed: 'this device kind does not send that channel (see its kind and measures in the site file)',
+  retain_not_allowed: 'only the status channel may be retained',
+  sys_topic: '$SYS topics are the broker’s own',
+};
+
+/** Channels a device may publish: its measured signal kinds, plus its availability. */
+export function allowedChannels(device: DeviceInfo): ReadonlySet<UplinkChannel> {
+  const kinds = device.measures.length > 0 ? device.measures : KINDS_BY_DEVICE[device.kind];
+  return new Set<UplinkChannel>([...(kinds as UplinkChannel[]), 'status']);
+}
+
+export function authorizeDevicePublish(
+  site: string,
+  device: DeviceInfo,
+  allowed: ReadonlySet<UplinkChannel>,
+  topic: string,
+  retain: boolean,
+): AclDecision {
+  if (topic.startsWith('$')) return { ok: false, reason: 'sys_topic' };
+  const t = parseTopic(topic);
+  if (t.type === 'other') return { ok: false, reason: 'not_in_scheme' };
+  if (t.site !== site) return { ok: false, reason: 'other_site' };
+  if (t.device !== device.id) return { ok: false, reason: 'other_device' };
+  if (t.type === 'command') return { ok: false, reason: 'command_topic' };
+  if (!allowed.has(t.channel)) return { ok: false, reason: 'channel_not_allowed' };
+  if (retain && t.channel !== 'status') return { ok: false, reason: 'retain_not_allowed' };
+  return { ok: true, channel: t.channel };
+}
+
+/**
+ * A device may subscribe to its command subtree and nothing else: exactly its
+ * `cmd/#` filter or one concrete command topic beneath it. Wildcards anywhere
+ * else (`#`, `+/…`, another device's id) are refused.
+ */
+export function authorizeDeviceSubscribe(site: string, deviceId: string, filter: string): boolean {
+  if (filter === commandFilter(site, deviceId)) return true;
+  const prefix = `${deviceBase(site, deviceId)}/cmd/`;
+  if (!filter.startsWith(prefix)) return false;
+  const rest = filter.slice(prefix.length);
+  return rest.length > 0 && !rest.includes('/') && !rest.includes('+') && !rest.includes('#');
+}
+
+/** Delivery check (defence in depth, e.g. for retained messages): only the device's own commands. */
+export function authorizeDeviceForward(site: string, deviceId: string, topic: string): boolean {
+  return topic.startsWith(`${deviceBase(site, deviceId)}/cmd/`);
+}
+
+/** Client ids and user names: bounded, and without characters that mean something in topics. */
+export function isSafeClientId(id: string): boolean {
+  if (id.length === 0 || Buffer.byteLength(id) > 128) return false;
+  return !/[+#/\u0000\s]/.test(id);
+}

@@ -1,0 +1,306 @@
+/**
+ * The embedded MQTT broker: aedes behind our own listener, with every unsafe
+ * default set explicitly and every hook answered from the site file.
+ *
+ * - Connection level: a global connection-rate limit, a per-address back-off
+ *   after failed logins, TCP_NODELAY, and a maximum packet size enforced before
+ *   aedes buffers anything (./packet-guard.ts).
+ * - CONNECT: client id = user name = device id, a safe id, a known device with
+ *   valid credentials; a will may only be the device's own status topic.
+ * - PUBLISH: the topic ACL (core/protocol/acl.ts), a per-device rate limit, and
+ *   then the ingress, which holds the PUBACK until the journal commit is durable.
+ * - SUBSCRIBE/forward: a device hears only its own command topics.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
+import type { Logger } from 'pino';
+import type { Clock } from '../../core/clock.js';
+import {
+  ACL_REASON_TEXT,
+  allowedChannels,
+  authorizeDeviceForward,
+  authorizeDevicePublish,
+  authorizeDeviceSubscribe,
+  isSafeClientId,
+} from '../../core/protocol/acl.js';
+import { gatewayStatusTopic, uplinkTopic, type UplinkChannel } from '../../core/protocol/topics.js';
+import { TokenBucket } from '../../core/rate.js';
+import type { DeviceInfo, Site } from '../../core/site/model.js';
+import type { SignalIngress } from '../ingress/signal-ingress.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { guardPacketSize } from './packet-guard.js';
+
+export interface BrokerLimits {
+  /** Largest MQTT packet accepted, bytes (fixed header included). */
+  readonly maxPacketSize: number;
+  /** A connection must send CONNECT within this time. */
+  readonly connectTimeoutMs: number;
+  /** A subscriber whose socket does not drain within this time is dropped. */
+  readonly drainTimeoutMs: number;
+  /** Largest keepalive a client may ask for, s. */
+  readonly keepaliveLimitS: number;
+  /** New TCP connections accepted per second (burst = 2 s worth). */
+  readonly connectRatePerSec: number;
+  /** Messages per second a device may publish, and its burst. */
+  readonly devicePublishRatePerSec: number;
+  readonly devicePublishBurst: number;
+  /** Failed logins an address may make per minute before its connections are dropped. */
+  readonly authFailuresPerMinute: number;
+}
+
+export interface BrokerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly site: Site;
+  readonly verifyCredentials: (deviceId: string, password: Buffer | undefined) => boolean;
+  readonly ingress: SignalIngress;
+  readonly limits: BrokerLimits;
+  readonly metrics: GatewayMetrics;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+interface DeviceSession {
+  readonly device: DeviceInfo;
+  readonly allowed: ReadonlySet<UplinkChannel>;
+  readonly bucket: TokenBucket;
+}
+
+class BrokerRefusal extends Error {
+  constructor(
+    message: string,
+    readonly returnCode: 2 | 4 | 5,
+  ) {
+    super(message);
+  }
+}
+
+export class MqttBroker {
+  private aedes: Aedes | null = null;
+  private server: Server | null = null;
+  private readonly sessions = new WeakMap<Client, DeviceSession>();
+  private readonly sockets = new Set<Socket>();
+  private connectBucket!: TokenBucket;
+  private readonly authFailures = new Map<string, TokenBucket>();
+  private boundPort = 0;
+
+  constructor(private readonly opts: BrokerOptions) {}
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  async start(): Promise<number> {
+    if (this.server) return this.boundPort;
+    const { limits, clock } = this.opts;
+    this.connectBucket = new TokenBucket(limits.connectRatePerSec, limits.connectRatePerSec * 2, clock.now());
+    const aedes = new Aedes({
+      id: `gateway-${this.opts.site.id}`,
+      connectTimeout: limits.connectTimeoutMs,
+      drainTimeout: limits.drainTimeoutMs,
+      keepaliveLimit: limits.keepaliveLimitS,
+      // Device ids are at most 64 characters (site file); MQTT 3.1 clients are limited to 23 by the spec.
+      maxClientsIdLength: 23,
+      heartbeatInterval: 60_000,
+      preConnect: (client, packet, cb) => this.preConnect(client, packet, cb),
+      authenticate: (client, username, password, cb) => this.authenticate(client, username, password, cb),
+      authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
+      authorizeSubscribe: (client, sub, cb) => this.authorizeSubscribe(client, sub, cb),
+      authorizeForward: (client, packet) => this.authorizeForward(client, packet),
+    });
+    await aedes.listen();
+    aedes.on('clientReady', () => this.opts.metrics.connections.set(aedes.connectedClients));
+    aedes.on('clientDisconnect', () => this.opts.metrics.connections.set(aedes.connectedClients));
+    aedes.on('clientError', (client, err) => this.opts.logger.debug({ client: client.id, err: err.message }, 'mqtt client error'));
+    aedes.on('connectionError', (_client, err) => this.opts.logger.debug({ err: err.message }, 'mqtt connection error'));
+    this.aedes = aedes;
+
+    const server = createServer((socket) => this.onConnection(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.opts.logger.error({ err }, 'mqtt listener error'));
+    const addr = server.address();
+    this.boundPort = typeof addr === 'object' && addr ? addr.port : this.opts.port;
+    this.publishGatewayStatus(true);
+    this.opts.logger.info({ host: this.opts.host, port: this.boundPort }, 'mqtt broker listening');
+    return this.boundPort;
+  }
+
+  /** Publishes as the gateway (the only publisher of commands and of gateway state). */
+  publish(topic: string, payload: string | Buffer, opts: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes) return Promise.reject(new Error('broker is not running'));
+    return new Promise((resolve, reject) => {
+      aedes.publish(
+        {
+          cmd: 'publish',
+          topic,
+          payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+          qos: opts.qos ?? 1,
+          retain: opts.retain ?? false,
+          dup: false,
+        },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  async stop(timeoutMs = 5000): Promise<void> {
+    const server = this.server;
+    const aedes = this.aedes;
+    if (!server || !aedes) return;
+    this.server = null;
+    this.publishGatewayStatus(false);
+    server.close();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        for (const s of this.sockets) s.destroy();
+        resolve();
+      }, timeoutMs);
+      aedes.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    for (const s of this.sockets) s.destroy();
+    this.aedes = null;
+  }
+
+  private publishGatewayStatus(online: boolean): void {
+    this.aedes?.publish(
+      {
+        cmd: 'publish',
+        topic: gatewayStatusTopic(this.opts.site.id),
+        payload: Buffer.from(JSON.stringify({ online, ts: this.opts.clock.now() })),
+        qos: 1,
+        retain: true,
+        dup: false,
+      },
+      () => undefined,
+    );
+  }
+
+  private onConnection(socket: Socket): void {
+    const { limits, metrics, clock, logger } = this.opts;
+    const now = clock.now();
+    const address = socket.remoteAddress ?? 'unknown';
+    const failures = this.authFailures.get(address);
+    if (failures && !failures.take(now, 0.0001)) {
+      metrics.connRefused.labels('auth_backoff').inc();
+      socket.destroy();
+      return;
+    }
+    if (!this.connectBucket.take(now)) {
+      metrics.connRefused.labels('connect_rate').inc();
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    guardPacketSize(socket, limits.maxPacketSize, (reason) => {
+      metrics.connRefused.labels('packet_too_large').inc();
+      logger.warn({ address, reason }, 'mqtt packet over the size limit: connection closed');
+    });
+    this.aedes!.handle(socket);
+  }
+
+  private preConnect(client: Client, packet: ConnectPacket, cb: (err: Error | null, ok: boolean) => void): void {
+    const { metrics, site } = this.opts;
+    if (!isSafeClientId(packet.clientId)) {
+      metrics.connRefused.labels('bad_client_id').inc();
+      cb(new Error('client id must be a device id: no +, #, /, NUL or spaces'), false);
+      return;
+    }
+    if (packet.will && packet.will.topic !== uplinkTopic(site.id, packet.clientId, 'status')) {
+      metrics.connRefused.labels('bad_will').inc();
+      cb(new Error(`a will may only be the device's own status topic`), false);
+      return;
+    }
+    void client;
+    cb(null, true);
+  }
+
+  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, cb: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    const { site, metrics, limits, clock } = this.opts;
+    const refuse = (reason: string, message: string, code: 2 | 4 | 5) => {
+      metrics.connRefused.labels(reason).inc();
+      const address = client.conn && 'remoteAddress' in client.conn ? String((client.conn as Socket).remoteAddress) : 'unknown';
+      let bucket = this.authFailures.get(address);
+      if (!bucket) {
+        if (this.authFailures.size > 10_000) this.authFailures.clear();
+        bucket = new TokenBucket(limits.authFailuresPerMinute / 60, limits.authFailuresPerMinute, clock.now());
+        this.authFailures.set(address, bucket);
+      }
+      bucket.take(clock.now());
+      this.opts.logger.info({ client: client.id, username, reason }, 'mqtt connection refused');
+      cb(new BrokerRefusal(message, code) as unknown as AuthenticateError, null);
+    };
+    if (username === undefined || username === '') return refuse('anonymous', 'anonymous clients are not allowed', 4);
+    // Identity binding: a device connects only as itself, so no device can take over another's session.
+    if (username !== client.id) return refuse('id_mismatch', 'client id must equal the user name (the device id)', 2);
+    const device = site.devices.get(username);
+    if (!device) return refuse('unknown_device', 'unknown device', 4);
+    if (!this.opts.verifyCredentials(device.id, password)) return refuse('bad_credentials', 'bad user name or password', 4);
+    const allowed = allowedChannels(device);
+    this.sessions.set(client, {
+      device,
+      allowed,
+      bucket: new TokenBucket(limits.devicePublishRatePerSec, limits.devicePublishBurst, clock.now()),
+    });
+    cb(null, true);
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    const { metrics, site, ingress, clock, logger } = this.opts;
+    const session = client ? this.sessions.get(client) : undefined;
+    if (!client || !session) {
+      metrics.aclDenied.labels('publish', 'no_session').inc();
+      cb(new Error('not authenticated'));
+      return;
+    }
+    const decision = authorizeDevicePublish(site.id, session.device, session.allowed, packet.topic, packet.retain);
+    if (!decision.ok) {
+      metrics.aclDenied.labels('publish', decision.reason).inc();
+      ingress.rejectUnrouted(session.device.id, packet.topic, `acl_${decision.reason}`, ACL_REASON_TEXT[decision.reason], packet.payload as Buffer);
+      logger.warn({ device: session.device.id, topic: packet.topic, reason: decision.reason }, 'publish refused by ACL: client disconnected');
+      cb(new Error(`publish refused: ${ACL_REASON_TEXT[decision.reason]}`));
+      return;
+    }
+    if (!session.bucket.take(clock.now())) {
+      metrics.rateLimited.inc();
+      logger.warn({ device: session.device.id }, 'device over its publish rate: disconnected (it will retry its unacknowledged messages)');
+      cb(new Error('publish rate limit exceeded'));
+      return;
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    ingress.accept(session.device, decision.channel, packet.topic, payload, (err) => cb(err));
+  }
+
+  private authorizeSubscribe(client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
+    const session = this.sessions.get(client);
+    if (session && authorizeDeviceSubscribe(this.opts.site.id, session.device.id, sub.topic)) {
+      cb(null, sub);
+      return;
+    }
+    this.opts.metrics.aclDenied.labels('subscribe', 'outside_own_commands').inc();
+    cb(null, null);
+  }
+
+  private authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    const session = this.sessions.get(client);
+    if (session && authorizeDeviceForward(this.opts.site.id, session.device.id, packet.topic)) return packet;
+    return null;
+  }
+}

@@ -1,0 +1,54 @@
+/** GET /healthz and GET /metrics: the gateway's observability, on the HTTP port. */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
+
+const ClassCounts = Type.Object({ access: Type.Integer(), billing: Type.Integer(), telemetry: Type.Integer(), system: Type.Integer() });
+
+export const HealthSchema = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  site: Type.String(),
+  broker: Type.Object({ listening: Type.Boolean(), port: Type.Integer(), clients: Type.Integer() }),
+  journal: Type.Object({
+    lastSeq: Type.Integer(),
+    pending: Type.Integer(),
+    pendingByClass: ClassCounts,
+    appended: Type.Integer(),
+    duplicates: Type.Integer(),
+    shed: Type.Integer(),
+    refused: Type.Integer(),
+    commits: Type.Integer(),
+    lastCommitMs: Type.Number(),
+    failing: Type.Union([Type.String(), Type.Null()]),
+  }),
+  sink: Type.Object({
+    cursor: Type.Integer(),
+    state: Type.String(),
+    lastError: Type.Union([Type.String(), Type.Null()]),
+    failingSince: Type.Union([Type.Integer(), Type.Null()]),
+    written: Type.Integer(),
+    lagRecords: Type.Integer(),
+    lagSeconds: Type.Number(),
+  }),
+  problems: Type.Array(Type.String()),
+});
+export type Health = Static<typeof HealthSchema>;
+
+export interface HealthRouteOptions {
+  readonly health: () => Health;
+  readonly registry: Registry;
+}
+
+export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, opts) => {
+  app.get('/healthz', { schema: { response: { 200: HealthSchema } } }, async () => opts.health());
+  app.get(
+    '/metrics',
+    { schema: { response: { 200: Type.String() } } },
+    async (_req, reply) => {
+      // health() refreshes the gauges (journal backlog, sink lag) before the scrape.
+      opts.health();
+      const text = await opts.registry.metrics();
+      return reply.type(opts.registry.contentType).send(text);
+    },
+  );
+};
