@@ -1,0 +1,100 @@
+/**
+ * The whole system's runtime configuration: one schema with defaults and
+ * descriptions. Built from defaults ← optional config file ← command-line
+ * flags, validated once with every error reported, then frozen and passed down.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
+const Pos = (def: number, description: string) => Type.Integer({ minimum: 1, default: def, description });
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ minLength: 1, default: './var', description: 'Journal, local InfluxDB data, generated site and secrets' }),
+    siteFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Site file; default <dataDir>/site.yaml, written by `facility init` on first start' }),
+    secretsFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Device secrets (for the simulator); default <dataDir>/device-secrets.json' }),
+    log: Type.Object({ level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }) }, { default: {} }),
+    mqtt: Type.Object(
+      {
+        host: Type.String({ default: '0.0.0.0', description: 'Address the embedded broker listens on' }),
+        port: Port(1883, 'MQTT port'),
+        maxPacketSize: Pos(65536, 'Largest MQTT packet accepted, bytes'),
+        connectTimeoutMs: Pos(10_000, 'CONNECT must arrive within this time'),
+        drainTimeoutMs: Pos(10_000, 'A subscriber that does not drain within this time is dropped'),
+        keepaliveLimitS: Pos(1200, 'Largest keepalive a client may ask for, s'),
+        connectRatePerSec: Pos(200, 'New connections per second (burst 2 s worth)'),
+        devicePublishRatePerSec: Pos(100, 'Messages per second a device may publish'),
+        devicePublishBurst: Pos(2000, 'Burst a device may publish above its rate (e.g. a backlog after reconnecting)'),
+        authFailuresPerMinute: Pos(20, 'Failed logins per address per minute before its connections are dropped'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    http: Type.Object(
+      { host: Type.String({ default: '0.0.0.0' }), port: Port(8080, 'HTTP port: /healthz, /metrics, API and pages') },
+      { default: {}, additionalProperties: false },
+    ),
+    influx: Type.Object(
+      {
+        url: Type.Union([Type.String({ pattern: '^https?://' }), Type.Null()], { default: null, description: 'External InfluxDB (1.x, or 2.x/3.x via v1 API); null runs a local influxd' }),
+        db: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'openfacility', description: 'Database (2.x/3.x: the DBRP-mapped name)' }),
+        token: Type.Union([Type.String(), Type.Null()], { default: null, description: 'Token (2.x/3.x); better from FACILITY_INFLUX_TOKEN' }),
+        username: Type.Union([Type.String(), Type.Null()], { default: null }),
+        password: Type.Union([Type.String(), Type.Null()], { default: null, description: 'Better from FACILITY_INFLUX_PASSWORD' }),
+        localPort: Port(8086, 'Port of the local influxd (127.0.0.1 only)'),
+        batchSize: Pos(5000, 'Points per write'),
+        lingerMs: Type.Integer({ minimum: 0, default: 100, description: 'Wait this long for a batch to fill' }),
+        minBackoffMs: Pos(250, 'First retry delay while InfluxDB is down'),
+        maxBackoffMs: Pos(15_000, 'Longest retry delay'),
+        alarmAfterMs: Pos(60_000, 'Raise the sink_down alarm after failing this long'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    journal: Type.Object(
+      {
+        maxPending: Pos(5_000_000, 'Unsent records kept while InfluxDB is away; beyond it telemetry is shed'),
+        maxRejects: Pos(100_000, 'Rejected payloads kept for inspection'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    time: Type.Object(
+      {
+        maxPastMs: Pos(30 * 24 * 3600_000, 'Oldest device time accepted (a reconnecting device’s backlog)'),
+        maxFutureMs: Pos(5 * 60_000, 'Device clocks ahead by more than this are replaced by receive time'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    sim: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Run simulated devices (firmware-sim) with the system' }),
+        speed: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: 1, description: 'Simulated time per real time' }),
+        seed: Type.Integer({ default: 1 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type FacilityConfig = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+/** Applies defaults and validates; throws a ConfigError listing every problem. */
+export function buildConfig(input: unknown): FacilityConfig {
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(input ?? {}));
+  const errors = [...Value.Errors(ConfigSchema, withDefaults)];
+  if (errors.length > 0) {
+    const lines = errors.map((e) => `  ${e.path || '/'}: ${e.message}`);
+    throw new ConfigError(`invalid configuration:\n${[...new Set(lines)].join('\n')}`);
+  }
+  return deepFreeze(withDefaults as FacilityConfig);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
