@@ -1,0 +1,685 @@
+/**
+ * Validates a parsed site file and builds the frozen `Site` the rest of the
+ * system is handed. Two passes, both collecting every problem rather than
+ * stopping at the first:
+ *
+ *  1. the JSON schema (SiteFileSchema), with TypeBox's raw messages translated
+ *     into sentences a site manager can act on;
+ *  2. what a schema cannot say: unique ids, references between sections,
+ *     which device kind may attach to what, signal kinds, time zone, hashes.
+ *
+ * Pure: no I/O, no clock. Line numbers are the YAML layer's business
+ * (./parse.ts); here an issue carries the path of the offending value.
+ */
+import type { TSchema } from '@sinclair/typebox';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
+import { Value } from '@sinclair/typebox/value';
+import { KINDS_BY_DEVICE } from '../signals.js';
+import {
+  DEVICE_KINDS,
+  ID_PATTERN,
+  SPACE_KINDS,
+  SiteFileSchema,
+  type DeskDef,
+  type DeviceDef,
+  type DeviceInfo,
+  type DeviceKind,
+  type DoorDef,
+  type EquipmentDef,
+  type Site,
+  type SiteFile,
+  type SpaceDef,
+  type TargetRef,
+  type TargetType,
+} from './model.js';
+
+export type SitePath = (string | number)[];
+
+/** Stable codes, so callers and tests can tell kinds of problem apart without parsing prose. */
+export type SiteIssueCode =
+  | 'required'
+  | 'unknown-field'
+  | 'invalid-value'
+  | 'duplicate-id'
+  | 'unknown-reference'
+  | 'wrong-space-kind'
+  | 'attachment'
+  | 'measures'
+  | 'timezone'
+  | 'reserved-id'
+  | 'credentials'
+  | 'too-many-issues';
+
+export interface SiteIssue {
+  /** Path of the offending value; for a missing field, the object that lacks it. */
+  readonly path: SitePath;
+  /** What is wrong and how to fix it. */
+  readonly message: string;
+  readonly code: SiteIssueCode;
+}
+
+export type SiteValidation = { ok: true; site: Site } | { ok: false; errors: SiteIssue[] };
+
+/** Which targets each kind of device may attach to (exactly one of them). */
+export const ATTACHMENTS_BY_DEVICE: Readonly<Record<DeviceKind, readonly TargetType[]>> = Object.freeze({
+  'occupancy-sensor': Object.freeze(['desk', 'space'] as const),
+  'power-meter': Object.freeze(['equipment'] as const),
+  'badge-reader': Object.freeze(['door', 'equipment'] as const),
+  'door-controller': Object.freeze(['door'] as const),
+});
+
+/**
+ * Device ids that cannot be used: `gateway` is the gateway's own MQTT client id
+ * and topic level (core/protocol/topics.ts). Compared case-insensitively so
+ * that `Gateway` cannot be mistaken for it in logs either.
+ */
+export const RESERVED_DEVICE_IDS: ReadonlySet<string> = new Set(['gateway']);
+
+/** Beyond this many problems the rest are summarised: fix the first ones, the others often follow. */
+export const MAX_REPORTED_ISSUES = 100;
+
+const TARGET_TYPES: readonly TargetType[] = ['desk', 'door', 'equipment', 'space'];
+const COLLECTIONS = ['spaces', 'desks', 'doors', 'equipment', 'devices'] as const;
+type Collection = (typeof COLLECTIONS)[number];
+const SINGULAR: Readonly<Record<Collection, string>> = {
+  spaces: 'space',
+  desks: 'desk',
+  doors: 'door',
+  equipment: 'machine',
+  devices: 'device',
+};
+const COLLECTION_OF_TARGET: Readonly<Record<TargetType, Collection>> = {
+  desk: 'desks',
+  door: 'doors',
+  equipment: 'equipment',
+  space: 'spaces',
+};
+/** What each attachment field means, for "attach it to …" advice. */
+const TARGET_HINT: Readonly<Record<TargetType, string>> = {
+  desk: 'desk: <desk id> (the desk it watches)',
+  door: 'door: <door id> (the door it guards)',
+  equipment: 'equipment: <machine id> (the machine it meters or interlocks)',
+  space: 'space: <space id> (the room it watches)',
+};
+
+const ID_RE = new RegExp(ID_PATTERN);
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ABSOLUTE_PATH_RE = /^(\/|[A-Za-z]:[\\/])/;
+
+// ---------------------------------------------------------------------------
+// Stored credential hashes
+// ---------------------------------------------------------------------------
+
+/**
+ * Bounds on scrypt parameters accepted in a site file. A typo such as N=2^30
+ * would otherwise make every connection attempt allocate gigabytes.
+ */
+export const SCRYPT_LIMITS = Object.freeze({ minLog2N: 10, maxLog2N: 20, maxR: 16, maxP: 16, maxMemBytes: 256 * 1024 * 1024 });
+
+export type ParsedCredentialHash =
+  | { readonly algorithm: 'sha256'; readonly salt: string; readonly hash: string }
+  | { readonly algorithm: 'scrypt'; readonly N: number; readonly r: number; readonly p: number; readonly salt: string; readonly hash: string };
+
+const B64URL_RE = /^[A-Za-z0-9_-]+$/;
+/** Unpadded base64url length of n bytes. */
+const b64Len = (bytes: number): number => Math.ceil((bytes * 4) / 3);
+const isB64url = (s: string, minBytes: number, maxBytes: number): boolean =>
+  B64URL_RE.test(s) && s.length % 4 !== 1 && s.length >= b64Len(minBytes) && s.length <= b64Len(maxBytes);
+const decimal = (s: string): number | null => (/^[1-9][0-9]{0,9}$/.test(s) ? Number(s) : null);
+
+/**
+ * The one definition of the stored hash formats (salt and hash are unpadded base64url):
+ *
+ *   sha256$<salt>$<hash>            hash = SHA-256(salt bytes ‖ secret bytes), salt ≥ 16 bytes
+ *   scrypt$<N>$<r>$<p>$<salt>$<hash>
+ *
+ * gateway/auth/secrets.ts computes and verifies them; this only checks the shape.
+ */
+export function parseCredentialHash(stored: string): { ok: true; value: ParsedCredentialHash } | { ok: false; reason: string } {
+  const parts = stored.split('$');
+  if (parts[0] === 'sha256') {
+    const [, salt, hash] = parts;
+    if (parts.length !== 3 || salt === undefined || hash === undefined) {
+      return { ok: false, reason: 'a sha256 hash has three parts: sha256$<salt>$<hash>' };
+    }
+    if (!isB64url(salt, 16, 64)) return { ok: false, reason: 'the salt must be 16 to 64 bytes of unpadded base64url' };
+    if (!isB64url(hash, 32, 32)) return { ok: false, reason: 'the hash part must be 32 bytes (43 characters) of unpadded base64url' };
+    return { ok: true, value: { algorithm: 'sha256', salt, hash } };
+  }
+  if (parts[0] === 'scrypt') {
+    const [, nText, rText, pText, salt, hash] = parts;
+    if (parts.length !== 6 || nText === undefined || rText === undefined || pText === undefined || salt === undefined || hash === undefined) {
+      return { ok: false, reason: 'a scrypt hash has six parts: scrypt$<N>$<r>$<p>$<salt>$<hash>' };
+    }
+    const N = decimal(nText);
+    const r = decimal(rText);
+    const p = decimal(pText);
+    const L = SCRYPT_LIMITS;
+    if (N === null || !Number.isInteger(Math.log2(N)) || N < 2 ** L.minLog2N || N > 2 ** L.maxLog2N) {
+      return { ok: false, reason: `scrypt N must be a power of two from ${2 ** L.minLog2N} to ${2 ** L.maxLog2N}` };
+    }
+    if (r === null || r > L.maxR) return { ok: false, reason: `scrypt r must be from 1 to ${L.maxR}` };
+    if (p === null || p > L.maxP) return { ok: false, reason: `scrypt p must be from 1 to ${L.maxP}` };
+    if (128 * N * r > L.maxMemBytes) return { ok: false, reason: `scrypt N × r needs more than ${L.maxMemBytes / 2 ** 20} MiB; lower N or r` };
+    if (!isB64url(salt, 16, 64)) return { ok: false, reason: 'the salt must be 16 to 64 bytes of unpadded base64url' };
+    if (!isB64url(hash, 16, 64)) return { ok: false, reason: 'the hash part must be 16 to 64 bytes of unpadded base64url' };
+    return { ok: true, value: { algorithm: 'scrypt', N, r, p, salt, hash } };
+  }
+  return { ok: false, reason: 'a hash starts with sha256$ or scrypt$' };
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (o: Obj, key: string): string | undefined => {
+  const v = o[key];
+  return typeof v === 'string' ? v : undefined;
+};
+const isId = (v: unknown): v is string => typeof v === 'string' && ID_RE.test(v);
+/** "a power-meter", "an occupancy-sensor". */
+const a = (word: string): string => `${/^[aeiou]/i.test(word) ? 'an' : 'a'} ${word}`;
+
+/** A value as it would appear in a message: quoted, and cut short. */
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'an empty value';
+  let text: string;
+  try {
+    text = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? typeof v);
+  } catch {
+    text = typeof v;
+  }
+  return text.length > 48 ? `${text.slice(0, 45)}…` : text;
+}
+
+/** `devices[3].desk`, as people read and write it. */
+export function formatSitePath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+/** One issue as a line, for callers without a source file (JSON over HTTP, tests). */
+export function formatSiteIssue(issue: SiteIssue): string {
+  const where = formatSitePath(issue.path);
+  return where === '' ? issue.message : `${where}: ${issue.message}`;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDist = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDist) {
+      best = c;
+      bestDist = d;
+    }
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------
+// Pass 1: schema, with readable messages
+// ---------------------------------------------------------------------------
+
+/** JSON pointer → path, with array indices as numbers (found by walking the value). */
+function pointerToPath(pointer: string, root: unknown): SitePath {
+  if (pointer === '') return [];
+  const out: SitePath = [];
+  let node: unknown = root;
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node) && /^(0|[1-9][0-9]*)$/.test(seg)) {
+      const i = Number(seg);
+      out.push(i);
+      node = node[i];
+    } else {
+      out.push(seg);
+      node = isObj(node) ? node[seg] : undefined;
+    }
+  }
+  return out;
+}
+
+/** Advice per pattern used in model.ts: the raw regular expression tells a manager nothing. */
+function patternMessage(schema: TSchema, value: unknown): string {
+  const pattern = (schema as { pattern?: string }).pattern;
+  if (pattern === ID_PATTERN) {
+    return `${show(value)} is not a valid id: an id has 1 to 64 characters, only letters A-Z a-z, digits 0-9, "-" and "_", and starts with a letter or digit (ids appear in MQTT topics and InfluxDB tags, so no spaces, dots, slashes or Chinese characters; put those in name/nameZh)`;
+  }
+  if (pattern === '^[a-z0-9][a-z0-9-]{0,63}$') {
+    return `${show(value)} is not a valid machine class: use lowercase letters a-z, digits and "-", e.g. laser-cutter, 3d-printer, cnc`;
+  }
+  if (pattern?.startsWith('^(sha256|scrypt)')) {
+    return 'must be a hash starting with sha256$ or scrypt$, as written by facility init (see docs/site-file.md, "Credentials")';
+  }
+  if (pattern?.startsWith('^(env|file):')) {
+    return `${show(value)} is not a secret reference: write env:VARIABLE_NAME or file:/absolute/path/to/secret`;
+  }
+  const description = (schema as { description?: string }).description;
+  return `${show(value)} does not have the expected form${description === undefined ? '' : ` (${description})`}`;
+}
+
+function typeMessage(expected: string, value: unknown): string {
+  if (value === null) return `is empty; write ${expected} after the colon, or remove the line if the field is optional`;
+  if (expected === 'text' && (typeof value === 'number' || typeof value === 'boolean')) {
+    // YAML reads 007 as the number 7 and `no` / `on` in older YAML as booleans: quoting keeps the text.
+    return `must be text, but ${show(value)} reads as a ${typeof value}; put the value in quotes, e.g. "${String(value)}"`;
+  }
+  return `must be ${expected}, not ${Array.isArray(value) ? 'a list' : isObj(value) ? 'a mapping' : show(value)}`;
+}
+
+function literalValues(schema: TSchema): string[] | null {
+  const anyOf = (schema as { anyOf?: TSchema[] }).anyOf;
+  if (!Array.isArray(anyOf) || anyOf.length === 0) return null;
+  const values: string[] = [];
+  for (const s of anyOf) {
+    const c = (s as { const?: unknown }).const;
+    if (typeof c !== 'string' && typeof c !== 'number') return null;
+    values.push(String(c));
+  }
+  return values;
+}
+
+/**
+ * A union of objects (credentials): choose the variant the writer meant by the
+ * keys present, and report that variant's errors, not all variants'.
+ */
+function unionOfObjects(error: ValueError, root: unknown, path: SitePath): SiteIssue[] {
+  const variants = (error.schema as { anyOf?: TSchema[] }).anyOf ?? [];
+  const keysOf = (s: TSchema): string[] => Object.keys((s as { properties?: Record<string, unknown> }).properties ?? {});
+  const options = variants.map(keysOf).map((keys) => keys.join('/'));
+  const listed = options.map((o) => `${o}:`).join(' or ');
+  const value = error.value;
+  if (!isObj(value)) return [{ path, code: 'invalid-value', message: `${typeMessage('a mapping', value)}; give ${listed}` }];
+  const matching = variants.map((s, i) => ({ i, hits: keysOf(s).filter((k) => k in value).length })).filter((m) => m.hits > 0);
+  if (matching.length === 0) {
+    return [{ path, code: 'required', message: `needs ${listed} (see docs/site-file.md, "Credentials")` }];
+  }
+  if (matching.length > 1) {
+    return [{ path, code: 'invalid-value', message: `give either ${listed}, not both` }];
+  }
+  const chosen = error.errors[matching[0]!.i];
+  return chosen === undefined ? [] : translateAll(chosen, root);
+}
+
+function translate(error: ValueError, root: unknown): SiteIssue[] {
+  const path = pointerToPath(error.path, root);
+  const { schema, value } = error;
+  const s = schema as Record<string, unknown>;
+  const issue = (message: string, code: SiteIssueCode = 'invalid-value'): SiteIssue[] => [{ path, message, code }];
+  // TypeBox has some sixty error kinds; model.ts can produce the dozen below,
+  // and `default` keeps TypeBox's own message for the rest.
+  // eslint-disable-next-line @typescript-eslint/switch-exhaustiveness-check
+  switch (error.type) {
+    case ValueErrorType.ObjectRequiredProperty: {
+      const field = String(path[path.length - 1]);
+      const description = typeof s.description === 'string' ? ` (${s.description})` : '';
+      return [{ path: path.slice(0, -1), code: 'required', message: `required field "${field}" is missing; add ${field}:${description}` }];
+    }
+    case ValueErrorType.ObjectAdditionalProperties: {
+      const field = String(path[path.length - 1]);
+      const allowed = Object.keys((s.properties as Record<string, unknown> | undefined) ?? {});
+      const guess = closest(field, allowed);
+      const hint = guess === undefined ? '' : `did you mean "${guess}"? `;
+      return [{ path, code: 'unknown-field', message: `unknown field "${field}"; ${hint}allowed here: ${allowed.join(', ')}` }];
+    }
+    case ValueErrorType.Union: {
+      const values = literalValues(schema);
+      if (values !== null) {
+        const guess = typeof value === 'string' ? closest(value, values) : undefined;
+        const hint = guess === undefined ? '' : ` (did you mean ${guess}?)`;
+        return issue(`must be one of ${values.join(', ')}; ${show(value)} is not${hint}`);
+      }
+      return unionOfObjects(error, root, path);
+    }
+    case ValueErrorType.Literal:
+      return issue(`must be ${show(s.const)}, not ${show(value)}`);
+    case ValueErrorType.Object:
+      return issue(typeMessage('a mapping (indented "key: value" lines)', value));
+    case ValueErrorType.Array:
+      return issue(typeMessage('a list (lines starting with "- ")', value));
+    case ValueErrorType.ArrayMinItems:
+      return issue(`needs at least ${String(s.minItems)} entr${s.minItems === 1 ? 'y' : 'ies'}`);
+    case ValueErrorType.ArrayMaxItems:
+      return issue(`has ${Array.isArray(value) ? value.length : '?'} entries; at most ${String(s.maxItems)} are allowed`);
+    case ValueErrorType.String:
+      return issue(typeMessage('text', value));
+    case ValueErrorType.StringMinLength:
+      return issue(s.minLength === 1 ? 'must not be empty' : `must have at least ${String(s.minLength)} characters`);
+    case ValueErrorType.StringMaxLength:
+      return issue(`is too long: at most ${String(s.maxLength)} characters`);
+    case ValueErrorType.StringPattern:
+      return issue(patternMessage(schema, value));
+    case ValueErrorType.Boolean:
+      return issue(typeMessage('true or false', value));
+    case ValueErrorType.Number:
+      return issue(typeMessage('a number', value));
+    case ValueErrorType.Integer:
+      return issue(typeMessage('a whole number', value));
+    case ValueErrorType.NumberMinimum:
+    case ValueErrorType.IntegerMinimum:
+      return issue(`must be at least ${String(s.minimum)}, not ${show(value)}`);
+    case ValueErrorType.NumberMaximum:
+    case ValueErrorType.IntegerMaximum:
+      return issue(`must be at most ${String(s.maximum)}, not ${show(value)}`);
+    default:
+      // Kinds model.ts does not use today; TypeBox's own message is better than nothing.
+      return issue(error.message);
+  }
+}
+
+function translateAll(errors: Iterable<ValueError>, root: unknown): SiteIssue[] {
+  const out: SiteIssue[] = [];
+  const missing = new Set<string>();
+  for (const e of errors) {
+    // TypeBox reports a missing required field twice: once as missing, once as
+    // "expected string" for the undefined value. Keep the first.
+    if (e.type === ValueErrorType.ObjectRequiredProperty) {
+      if (missing.has(e.path)) continue;
+      missing.add(e.path);
+    } else if (e.value === undefined && missing.has(e.path)) {
+      continue;
+    }
+    out.push(...translate(e, root));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Pass 2: what the schema cannot say
+// ---------------------------------------------------------------------------
+
+function entries(root: Obj, key: Collection): [number, Obj][] {
+  const list = root[key];
+  if (!Array.isArray(list)) return [];
+  const out: [number, Obj][] = [];
+  list.forEach((item: unknown, i) => {
+    if (isObj(item)) out.push([i, item]);
+  });
+  return out;
+}
+
+function semanticIssues(root: Obj): SiteIssue[] {
+  const issues: SiteIssue[] = [];
+  const add = (path: SitePath, code: SiteIssueCode, message: string): void => {
+    issues.push({ path, code, message });
+  };
+
+  // Time zone.
+  const site = root.site;
+  if (isObj(site)) {
+    const tz = str(site, 'timezone');
+    if (tz !== undefined && tz !== '' && !isTimeZone(tz)) {
+      add(['site', 'timezone'], 'timezone', `${show(tz)} is not a known IANA time zone; use a name such as Asia/Shanghai, Asia/Hong_Kong or Europe/Berlin`);
+    }
+  }
+
+  // Unique ids, and an index per collection for references.
+  const index = {} as Record<Collection, Map<string, Obj>>;
+  for (const coll of COLLECTIONS) {
+    const seen = new Map<string, number>();
+    const byId = new Map<string, Obj>();
+    for (const [i, item] of entries(root, coll)) {
+      const id = str(item, 'id');
+      if (id === undefined) continue;
+      const first = seen.get(id);
+      if (first !== undefined) {
+        add([coll, i, 'id'], 'duplicate-id', `${SINGULAR[coll]} id "${id}" is already used by ${coll}[${first}]; give each ${SINGULAR[coll]} its own id`);
+      } else {
+        seen.set(id, i);
+        byId.set(id, item);
+      }
+    }
+    index[coll] = byId;
+  }
+
+  const checkRef = (path: SitePath, type: TargetType, ref: unknown): Obj | undefined => {
+    if (!isId(ref)) return undefined; // a malformed id is already a schema error
+    const found = index[COLLECTION_OF_TARGET[type]].get(ref);
+    if (found === undefined) {
+      const coll = COLLECTION_OF_TARGET[type];
+      const guess = closest(ref, [...index[coll].keys()]);
+      const hint = guess === undefined ? '' : ` (did you mean "${guess}"?)`;
+      add(path, 'unknown-reference', `there is no ${type === 'equipment' ? 'machine' : type} "${ref}"${hint}; define it under ${coll}: or fix the reference`);
+    }
+    return found;
+  };
+
+  for (const coll of ['desks', 'doors', 'equipment'] as const) {
+    for (const [i, item] of entries(root, coll)) {
+      const space = checkRef([coll, i, 'space'], 'space', item.space);
+      if (coll === 'equipment' && space !== undefined && space.kind !== 'lab' && (SPACE_KINDS as readonly unknown[]).includes(space.kind)) {
+        add(
+          [coll, i, 'space'],
+          'wrong-space-kind',
+          `machine "${String(item.id)}" stands in space "${String(item.space)}", which is ${a(String(space.kind))}; machines stand in a space of kind lab: change that space's kind to lab or move the machine to a lab`,
+        );
+      }
+    }
+  }
+
+  const meteredBy = new Map<string, string>(); // "desk:D01" → device id, for one-sensor-per-target rules
+  for (const [i, dev] of entries(root, 'devices')) {
+    const id = str(dev, 'id');
+    if (id !== undefined && RESERVED_DEVICE_IDS.has(id.toLowerCase())) {
+      add(['devices', i, 'id'], 'reserved-id', `"${id}" is reserved for the gateway itself; choose another device id`);
+    }
+    const kind = (DEVICE_KINDS as readonly unknown[]).includes(dev.kind) ? (dev.kind as DeviceKind) : undefined;
+    const present = TARGET_TYPES.filter((t) => dev[t] !== undefined);
+    const allowed = kind === undefined ? TARGET_TYPES : ATTACHMENTS_BY_DEVICE[kind];
+    const advice = allowed.map((t) => TARGET_HINT[t]).join(' or ');
+    if (present.length === 0) {
+      add(['devices', i], 'attachment', `is not attached to anything; add ${advice}`);
+    } else if (present.length > 1) {
+      add(['devices', i], 'attachment', `has ${present.map((t) => `${t}:`).join(' and ')}; a device attaches to exactly one thing, keep one`);
+    } else {
+      const type = present[0]!;
+      if (kind !== undefined && !allowed.includes(type)) {
+        add(['devices', i, type], 'attachment', `${a(kind)} cannot attach to ${a(type === 'equipment' ? 'machine' : type)}; attach it with ${advice}`);
+      } else {
+        const target = checkRef(['devices', i, type], type, dev[type]);
+        // Two power meters on one machine would bill its energy twice; two
+        // occupancy sensors on one desk would fight over its state.
+        if (target !== undefined && id !== undefined && (kind === 'power-meter' || (kind === 'occupancy-sensor' && type === 'desk'))) {
+          const key = `${kind}:${type}:${String(dev[type])}`;
+          const other = meteredBy.get(key);
+          if (other !== undefined) {
+            add(['devices', i, type], 'attachment', `${type === 'equipment' ? 'machine' : type} "${String(dev[type])}" already has ${kind} "${other}"; one ${kind} per ${type === 'equipment' ? 'machine' : type}, remove one of them`);
+          } else {
+            meteredBy.set(key, id);
+          }
+        }
+      }
+    }
+
+    const measures = dev.measures;
+    if (kind !== undefined && Array.isArray(measures)) {
+      const may = KINDS_BY_DEVICE[kind];
+      if (measures.length === 0) {
+        add(['devices', i, 'measures'], 'measures', `lists no signal kinds; list some of ${may.join(', ')}, or leave measures out to get all of them`);
+      }
+      const seen = new Set<unknown>();
+      measures.forEach((m: unknown, j) => {
+        if (typeof m !== 'string') return;
+        if (!(may as readonly string[]).includes(m)) {
+          add(['devices', i, 'measures', j], 'measures', `${a(kind)} cannot send "${m}"; it may send ${may.join(', ')}`);
+        } else if (seen.has(m)) {
+          add(['devices', i, 'measures', j], 'measures', `"${m}" is listed twice; remove one`);
+        }
+        seen.add(m);
+      });
+    }
+
+    const cred = dev.credentials;
+    if (isObj(cred)) {
+      const hash = str(cred, 'hash');
+      if (hash !== undefined && /^(sha256|scrypt)\$/.test(hash)) {
+        const parsed = parseCredentialHash(hash);
+        if (!parsed.ok) {
+          add(['devices', i, 'credentials', 'hash'], 'credentials', `is not a valid hash: ${parsed.reason}; regenerate it (docs/site-file.md, "Credentials")`);
+        }
+      }
+      const secret = str(cred, 'secret');
+      if (secret !== undefined && /^(env|file):./.test(secret)) {
+        const [scheme, ...rest] = secret.split(':');
+        const target = rest.join(':');
+        if (scheme === 'env' && !ENV_NAME_RE.test(target)) {
+          add(['devices', i, 'credentials', 'secret'], 'credentials', `"${target}" is not an environment variable name; use letters, digits and "_", e.g. env:DEVICE_${String(i)}_SECRET`);
+        }
+        if (scheme === 'file' && !ABSOLUTE_PATH_RE.test(target)) {
+          add(['devices', i, 'credentials', 'secret'], 'credentials', `"${target}" is not an absolute path; write file:/full/path/to/secret so it does not depend on the working directory`);
+        }
+      }
+    }
+  }
+  return issues;
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat(undefined, { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function canonicalTimeZone(tz: string): string {
+  return new Intl.DateTimeFormat(undefined, { timeZone: tz }).resolvedOptions().timeZone;
+}
+
+// ---------------------------------------------------------------------------
+// Building the Site
+// ---------------------------------------------------------------------------
+
+/** A Map that refuses changes once built, so a frozen Site stays frozen. */
+class FrozenMap<K, V> extends Map<K, V> {
+  private locked = false;
+  constructor(items: Iterable<readonly [K, V]>) {
+    super();
+    for (const [k, v] of items) super.set(k, v);
+    this.locked = true;
+    Object.freeze(this);
+  }
+  override set(key: K, value: V): this {
+    if (this.locked) throw new TypeError('Site maps are read-only');
+    return super.set(key, value);
+  }
+  override delete(_key: K): boolean {
+    throw new TypeError('Site maps are read-only');
+  }
+  override clear(): void {
+    throw new TypeError('Site maps are read-only');
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}
+
+function byId<T extends { id: string }>(list: readonly T[] | undefined): FrozenMap<string, T> {
+  return new FrozenMap((list ?? []).map((item) => [item.id, item] as const));
+}
+
+function resolveDevice(dev: DeviceDef, desks: ReadonlyMap<string, DeskDef>, doors: ReadonlyMap<string, DoorDef>, equipment: ReadonlyMap<string, EquipmentDef>): DeviceInfo {
+  let target: TargetRef | null = null;
+  let space: string | null = null;
+  if (dev.desk !== undefined) {
+    target = { type: 'desk', id: dev.desk };
+    space = desks.get(dev.desk)?.space ?? null;
+  } else if (dev.door !== undefined) {
+    target = { type: 'door', id: dev.door };
+    space = doors.get(dev.door)?.space ?? null;
+  } else if (dev.equipment !== undefined) {
+    target = { type: 'equipment', id: dev.equipment };
+    space = equipment.get(dev.equipment)?.space ?? null;
+  } else if (dev.space !== undefined) {
+    target = { type: 'space', id: dev.space };
+    space = dev.space;
+  }
+  return deepFreeze({
+    id: dev.id,
+    kind: dev.kind,
+    format: dev.format ?? 'canonical',
+    space,
+    target,
+    measures: [...(dev.measures ?? KINDS_BY_DEVICE[dev.kind])],
+    credentials: dev.credentials,
+  });
+}
+
+function buildSite(file: SiteFile): Site {
+  const spaces = byId<SpaceDef>(file.spaces);
+  const desks = byId<DeskDef>(file.desks);
+  const doors = byId<DoorDef>(file.doors);
+  const equipment = byId<EquipmentDef>(file.equipment);
+  const devices = new FrozenMap((file.devices ?? []).map((d) => [d.id, resolveDevice(d, desks, doors, equipment)] as const));
+  return Object.freeze({
+    file,
+    id: file.site.id,
+    timezone: canonicalTimeZone(file.site.timezone),
+    spaces,
+    desks,
+    doors,
+    equipment,
+    devices,
+  });
+}
+
+/**
+ * Checks a parsed site file (plain data, e.g. from YAML or JSON) and builds the
+ * frozen Site. Every problem is reported, with the path of the value at fault.
+ */
+export function validateSite(obj: unknown): SiteValidation {
+  if (!isObj(obj)) {
+    const what = obj === null || obj === undefined ? 'is empty' : `holds ${Array.isArray(obj) ? 'a list' : show(obj)}`;
+    return {
+      ok: false,
+      errors: [{ path: [], code: 'invalid-value', message: `the site file ${what}; it must be a mapping with version: 1, site:, spaces: and optionally desks:, doors:, equipment:, devices: (see docs/site-file.md)` }],
+    };
+  }
+  const issues = translateAll(Value.Errors(SiteFileSchema, obj), obj);
+  // Skip semantic findings at a path the schema already complained about:
+  // one mistake, one message.
+  const flagged = new Set(issues.map((i) => formatSitePath(i.path)));
+  for (const issue of semanticIssues(obj)) {
+    if (!flagged.has(formatSitePath(issue.path))) issues.push(issue);
+  }
+  if (issues.length > 0) {
+    if (issues.length > MAX_REPORTED_ISSUES) {
+      const more = issues.length - MAX_REPORTED_ISSUES;
+      const kept = issues.slice(0, MAX_REPORTED_ISSUES);
+      kept.push({ path: [], code: 'too-many-issues', message: `… and ${more} more problem${more === 1 ? '' : 's'}; fix the ones above and check again` });
+      return { ok: false, errors: kept };
+    }
+    return { ok: false, errors: issues };
+  }
+  const file = deepFreeze(structuredClone(obj) as SiteFile);
+  return { ok: true, site: buildSite(file) };
+}
