@@ -32,8 +32,8 @@ export const MAX_SITE_ALIASES = 100;
 const YAML_HINTS: Partial<Record<YAMLError['code'], string>> = {
   DUPLICATE_KEY: 'a key appears twice in the same mapping; keep one',
   TAB_AS_INDENT: 'indent with spaces, not tabs',
-  BAD_INDENT: 'check the indentation: items of one list or mapping must line up',
-  MISSING_CHAR: 'a quote or bracket is not closed',
+  BAD_INDENT: 'check the indentation (items of one list or mapping line up) and that every { or [ is closed',
+  MISSING_CHAR: 'something is missing here: a closing quote or bracket, or ": " after a key',
   BLOCK_AS_IMPLICIT_KEY: 'check the indentation and that every key is followed by ": "',
   TAG_RESOLVE_FAILED: 'a site file uses no !tags; remove it',
 };

@@ -212,28 +212,29 @@ export function formatSiteIssue(issue: SiteIssue): string {
   return where === '' ? issue.message : `${where}: ${issue.message}`;
 }
 
+/** Edit distance counting a swap of neighbours as one edit ("nmae" → "name"), for "did you mean" hints. */
 function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number): number => d[i]![j]!;
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
+      d[i]![j] = best;
     }
   }
-  return prev[b.length]!;
+  return at(a.length, b.length);
 }
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
-  let bestDist = Math.max(2, Math.floor(word.length / 3)) + 1;
+  let bestDist = Math.max(1, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDist) {
+    const dist = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (dist < bestDist) {
       best = c;
-      bestDist = d;
+      bestDist = dist;
     }
   }
   return best;
