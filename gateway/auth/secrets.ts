@@ -63,11 +63,11 @@ function scrypt(secret: Buffer, salt: Buffer, params: ScryptParams, keyLength: n
 export function hashSecretScrypt(secret: string, params: Partial<ScryptParams> = {}): string {
   const p: ScryptParams = { ...DEFAULT_SCRYPT_PARAMS, ...params };
   const stored = (salt: Buffer, hash: Buffer) => `scrypt$${p.N}$${p.r}$${p.p}$${salt.toString('base64url')}$${hash.toString('base64url')}`;
-  const salt = randomBytes(SALT_BYTES);
-  const result = stored(salt, scrypt(toBytes(secret), salt, p, SCRYPT_KEY_BYTES));
-  const check = parseCredentialHash(result);
+  // Check the parameters against the site file's limits before spending the work.
+  const check = parseCredentialHash(stored(Buffer.alloc(SALT_BYTES), Buffer.alloc(SCRYPT_KEY_BYTES)));
   if (!check.ok) throw new RangeError(`scrypt parameters N=${p.N} r=${p.r} p=${p.p} are outside what a site file accepts: ${check.reason}`);
-  return result;
+  const salt = randomBytes(SALT_BYTES);
+  return stored(salt, scrypt(toBytes(secret), salt, p, SCRYPT_KEY_BYTES));
 }
 
 /**
