@@ -20,7 +20,7 @@ export const DEVICE_FORMATS = ['canonical'] as const;
 export type DeviceFormat = (typeof DEVICE_FORMATS)[number];
 
 const literalUnion = <T extends readonly string[]>(values: T, description: string) =>
-  Type.Union(values.map((v) => Type.Literal(v)) as never, { description }) as unknown as ReturnType<typeof Type.String> & { static: T[number] };
+  Type.Union(values.map((v) => Type.Literal(v)), { description }) as unknown as ReturnType<typeof Type.String> & { static: T[number] };
 
 export const Point2 = Type.Object({ x: Type.Number(), y: Type.Number() }, { additionalProperties: false });
 

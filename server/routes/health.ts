@@ -1,6 +1,6 @@
 /** GET /healthz and GET /metrics: the gateway's observability, on the HTTP port. */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginCallback } from 'fastify';
 import type { Registry } from 'prom-client';
 
 const ClassCounts = Type.Object({ access: Type.Integer(), billing: Type.Integer(), telemetry: Type.Integer(), system: Type.Integer() });
@@ -33,14 +33,16 @@ export const HealthSchema = Type.Object({
   problems: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;
+/** The same shape with read-only arrays, as the gateway returns it. */
+export type GatewayHealthLike = Omit<Health, 'problems'> & { readonly problems: readonly string[] };
 
 export interface HealthRouteOptions {
-  readonly health: () => Health;
+  readonly health: () => Health | GatewayHealthLike;
   readonly registry: Registry;
 }
 
-export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, opts) => {
-  app.get('/healthz', { schema: { response: { 200: HealthSchema } } }, async () => opts.health());
+export const healthRoutes: FastifyPluginCallback<HealthRouteOptions> = (app, opts, done) => {
+  app.get('/healthz', { schema: { response: { 200: HealthSchema } } }, (_req, reply) => reply.send(opts.health()));
   app.get(
     '/metrics',
     { schema: { response: { 200: Type.String() } } },
@@ -51,4 +53,5 @@ export const healthRoutes: FastifyPluginAsync<HealthRouteOptions> = async (app, 
       return reply.type(opts.registry.contentType).send(text);
     },
   );
+  done();
 };

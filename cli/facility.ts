@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+/**
+ * The `facility` command. Parses flags, builds the configuration, starts parts.
+ * Nothing else lives here.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino, type Logger } from 'pino';
+import { parse as parseYaml } from 'yaml';
+import { buildConfig, ConfigError, type FacilityConfig } from './config.js';
+import { initSite, loadSiteFile } from './init.js';
+import { runSimCommand } from './sim.js';
+import { sitePaths, startSystem } from './system.js';
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number`);
+  return n;
+};
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
+interface CommonFlags {
+  config?: string;
+  dataDir?: string;
+  site?: string;
+  secrets?: string;
+  logLevel?: string;
+}
+
+/** defaults ← config file ← flags. */
+function configFrom(flags: CommonFlags, overrides: Record<string, unknown>): FacilityConfig {
+  let fromFile: Record<string, unknown> = {};
+  if (flags.config) {
+    let text: string;
+    try {
+      text = readFileSync(flags.config, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${flags.config}: ${(e as Error).message}`);
+    }
+    const parsed: unknown = parseYaml(text);
+    if (parsed !== null && typeof parsed !== 'object') throw new ConfigError(`${flags.config}: expected a YAML mapping`);
+    fromFile = (parsed ?? {}) as Record<string, unknown>;
+  }
+  const merged = mergeDeep(fromFile, {
+    ...(flags.dataDir !== undefined && { dataDir: flags.dataDir }),
+    ...(flags.site !== undefined && { siteFile: flags.site }),
+    ...(flags.secrets !== undefined && { secretsFile: flags.secrets }),
+    ...(flags.logLevel !== undefined && { log: { level: flags.logLevel } }),
+    ...overrides,
+  });
+  return buildConfig(merged);
+}
+
+function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    if (v === undefined) continue;
+    const prev = out[k];
+    out[k] = prev && typeof prev === 'object' && v && typeof v === 'object' && !Array.isArray(v) ? mergeDeep(prev as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+function makeLogger(level: string): Logger {
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
+}
+
+const program = new Command();
+program.name('facility').description('OpenFacility: access, occupancy and equipment telemetry for maker spaces').showHelpAfterError();
+
+const common = (cmd: Command) =>
+  cmd
+    .option('--config <file>', 'YAML configuration file (see README, "Configuration")')
+    .option('--data-dir <dir>', 'data directory (journal, local InfluxDB, generated site)', undefined)
+    .option('--site <file>', 'site file (default <data-dir>/site.yaml)')
+    .option('--secrets <file>', 'device secrets file (default <data-dir>/device-secrets.json)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']));
+
+common(program.command('init'))
+  .description('write an example maker-space site file and its device secrets')
+  .option('--site-id <id>', 'site id', 'demo-makerspace')
+  .option('--force', 'overwrite existing files')
+  .action(async (flags: CommonFlags & { siteId: string; force?: boolean }) => {
+    const config = configFrom(flags, {});
+    const { sitePath, secretsPath } = sitePaths(config);
+    const r = await initSite({ sitePath, secretsPath, siteId: flags.siteId, force: flags.force ?? false });
+    console.log(`Wrote ${r.sitePath} (${r.deviceCount} devices) and ${r.secretsPath} (device secrets, keep private).`);
+    console.log('Edit the site file to describe your space, then run: npm start');
+  });
+
+common(program.command('start'))
+  .description('run the whole system: broker, journal, InfluxDB sink, HTTP, simulated devices')
+  .option('--mqtt-port <port>', 'MQTT port', int('--mqtt-port'))
+  .option('--http-port <port>', 'HTTP port', int('--http-port'))
+  .option('--influx-url <url>', 'use this InfluxDB (1.x, or 2.x/3.x v1 API) instead of running a local influxd')
+  .option('--influx-db <name>', 'InfluxDB database')
+  .option('--influx-port <port>', 'port of the local influxd', int('--influx-port'))
+  .option('--no-sim', 'do not run simulated devices')
+  .option('--sim-speed <n>', 'simulated time per real time', num('--sim-speed'))
+  .action(async (flags: CommonFlags & { mqttPort?: number; httpPort?: number; influxUrl?: string; influxDb?: string; influxPort?: number; sim: boolean; simSpeed?: number }) => {
+    const config = configFrom(flags, {
+      mqtt: { port: flags.mqttPort },
+      http: { port: flags.httpPort },
+      influx: {
+        url: flags.influxUrl,
+        db: flags.influxDb,
+        localPort: flags.influxPort,
+        token: process.env.FACILITY_INFLUX_TOKEN,
+        password: process.env.FACILITY_INFLUX_PASSWORD,
+      },
+      sim: { ...(flags.sim === false && { enabled: false }), speed: flags.simSpeed },
+    });
+    const logger = makeLogger(config.log.level);
+    const system = await startSystem(config, logger);
+    const s = system;
+    console.log(
+      [
+        '',
+        `OpenFacility is running for site "${s.site.id}" (${s.site.devices.size} devices).`,
+        `  Health     ${s.httpUrl}/healthz`,
+        `  Metrics    ${s.httpUrl}/metrics`,
+        `  MQTT       mqtt://localhost:${s.mqttPort}  (topics fac/v1/${s.site.id}/…, docs/protocol.md)`,
+        `  InfluxDB   ${s.influxUrl}  database "${config.influx.db}"`,
+        `  Site file  ${s.sitePath}`,
+        `  Data       ${sitePaths(config).dataDir}`,
+        config.sim.enabled ? `  Simulator  on (speed ×${config.sim.speed}); --no-sim to turn it off` : '  Simulator  off',
+        'Press Ctrl-C to stop.',
+        '',
+      ].join('\n'),
+    );
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) {
+        logger.warn('second signal: exiting now (acknowledged signals are already on disk)');
+        process.exit(130);
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      system.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
+
+common(program.command('sim'))
+  .description('simulate the site’s devices against a broker')
+  .option('--broker <url>', 'MQTT broker URL', 'mqtt://127.0.0.1:1883')
+  .option('--speed <n>', 'simulated time per real time', num('--speed'), 1)
+  .option('--seed <n>', 'random seed', int('--seed'), 1)
+  .option('--duration <s>', 'stop after this many real seconds', num('--duration'))
+  .action(async (flags: CommonFlags & { broker: string; speed: number; seed: number; duration?: number }) => {
+    const config = configFrom(flags, {});
+    const { sitePath, secretsPath } = sitePaths(config);
+    await runSimCommand({ sitePath, secretsPath, brokerUrl: flags.broker, speed: flags.speed, seed: flags.seed, durationS: flags.duration, logger: makeLogger(config.log.level) });
+  });
+
+const siteCmd = program.command('site').description('site file tools');
+siteCmd
+  .command('check <file>')
+  .description('validate a site file and report every problem with its line')
+  .action(async (file: string) => {
+    const site = await loadSiteFile(file);
+    console.log(`${file}: OK — site "${site.id}", ${site.spaces.size} spaces, ${site.desks.size} desks, ${site.equipment.size} machines, ${site.devices.size} devices`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const e = err as Error;
+  console.error(e instanceof ConfigError ? e.message : `facility: ${e.message}`);
+  process.exit(1);
+});

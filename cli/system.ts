@@ -1,0 +1,131 @@
+/**
+ * `facility start`: the whole system in one process, in dependency order —
+ * site file (generated on first start), InfluxDB (local influxd unless an URL
+ * is given), gateway, HTTP server, simulated devices — and stopped in reverse.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import type { Clock } from '../core/clock.js';
+import type { Site } from '../core/site/model.js';
+import { DeviceCredentialVerifier } from '../gateway/auth/secrets.js';
+import { Gateway } from '../gateway/gateway.js';
+import { InfluxV1Client } from '../gateway/influx/client.js';
+import { InfluxdProcess, ensureInfluxd } from '../gateway/influx/influxd.js';
+import { buildApp } from '../server/app.js';
+import type { FacilityConfig } from './config.js';
+import { initSite, loadSiteFile } from './init.js';
+import { startSimulator, type SimHandle } from './sim.js';
+
+export interface RunningSystem {
+  readonly site: Site;
+  readonly gateway: Gateway;
+  readonly mqttPort: number;
+  readonly httpUrl: string;
+  readonly influxUrl: string;
+  readonly sitePath: string;
+  readonly secretsPath: string;
+  stop(): Promise<void>;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export function sitePaths(config: FacilityConfig): { dataDir: string; sitePath: string; secretsPath: string } {
+  const dataDir = resolve(config.dataDir);
+  return {
+    dataDir,
+    sitePath: resolve(config.siteFile ?? join(dataDir, 'site.yaml')),
+    secretsPath: resolve(config.secretsFile ?? join(dataDir, 'device-secrets.json')),
+  };
+}
+
+export async function startSystem(config: FacilityConfig, logger: Logger): Promise<RunningSystem> {
+  const { dataDir, sitePath, secretsPath } = sitePaths(config);
+  mkdirSync(dataDir, { recursive: true });
+  const stack: { name: string; stop: () => Promise<void> | void }[] = [];
+  const stopAll = async () => {
+    for (const part of stack.reverse()) {
+      try {
+        await part.stop();
+      } catch (err) {
+        logger.error({ err, part: part.name }, 'error while stopping');
+      }
+    }
+    stack.length = 0;
+  };
+
+  try {
+    if (!existsSync(sitePath)) {
+      if (config.siteFile !== null) throw new Error(`site file ${sitePath} does not exist; create one with \`facility init --site ${sitePath}\``);
+      const r = await initSite({ sitePath, secretsPath });
+      logger.info({ sitePath, secretsPath, devices: r.deviceCount }, 'no site file yet: wrote the example maker space');
+    }
+    const site = await loadSiteFile(sitePath);
+
+    let influxUrl = config.influx.url;
+    if (influxUrl === null) {
+      const binary = await ensureInfluxd({ install: true, logger });
+      const influxd = new InfluxdProcess({ dataDir: join(dataDir, 'influxdb'), port: config.influx.localPort, binary, logger: logger.child({ part: 'influxd' }) });
+      stack.push({ name: 'influxd', stop: () => influxd.stop() });
+      influxUrl = (await influxd.start()).url;
+    }
+    const influx = new InfluxV1Client({
+      url: influxUrl,
+      db: config.influx.db,
+      token: config.influx.token ?? undefined,
+      username: config.influx.username ?? undefined,
+      password: config.influx.password ?? undefined,
+    });
+    await ensureDatabase(influx, logger);
+
+    const registry = new Registry();
+    const verifier = new DeviceCredentialVerifier(site);
+    const gateway = new Gateway(
+      {
+        mqtt: config.mqtt,
+        journal: { path: join(dataDir, 'journal.db'), ...config.journal },
+        sink: config.influx,
+        time: config.time,
+      },
+      {
+        site,
+        verifyCredentials: (id, pw) => verifier.verify(id, pw),
+        influx,
+        onInfluxFatal: async (message) => {
+          if (/database not found/i.test(message)) await ensureDatabase(influx, logger);
+        },
+        clock: systemClock,
+        logger,
+        registry,
+      },
+    );
+    stack.push({ name: 'gateway', stop: () => gateway.stop() });
+    const { mqttPort } = await gateway.start();
+
+    const app: FastifyInstance = await buildApp({ logger, gateway: { health: () => gateway.health(), registry } });
+    stack.push({ name: 'http', stop: () => app.close() });
+    const address = await app.listen({ host: config.http.host, port: config.http.port });
+    const httpUrl = address.replace('0.0.0.0', 'localhost');
+
+    if (config.sim.enabled) {
+      const sim: SimHandle = await startSimulator({ site, secretsPath, brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, speed: config.sim.speed, seed: config.sim.seed, logger: logger.child({ part: 'sim' }) });
+      stack.push({ name: 'sim', stop: () => sim.stop() });
+    }
+
+    return { site, gateway, mqttPort, httpUrl, influxUrl, sitePath, secretsPath, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function ensureDatabase(influx: InfluxV1Client, logger: Logger): Promise<void> {
+  try {
+    await influx.createDatabase();
+  } catch (err) {
+    // InfluxDB 2.x/3.x map databases to buckets and may refuse CREATE DATABASE; writes then tell us more.
+    logger.warn({ err: (err as Error).message, db: influx.db }, 'could not create the InfluxDB database (it may already exist or be mapped to a bucket)');
+  }
+}
