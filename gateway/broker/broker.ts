@@ -236,7 +236,7 @@ export class MqttBroker {
     const { site, metrics, limits, clock } = this.opts;
     const refuse = (reason: string, message: string, code: 2 | 4 | 5) => {
       metrics.connRefused.labels(reason).inc();
-      const address = client.conn && 'remoteAddress' in client.conn ? String((client.conn as Socket).remoteAddress) : 'unknown';
+      const address = client.conn && 'remoteAddress' in client.conn ? String((client.conn).remoteAddress) : 'unknown';
       let bucket = this.authFailures.get(address);
       if (!bucket) {
         if (this.authFailures.size > 10_000) this.authFailures.clear();
@@ -245,7 +245,7 @@ export class MqttBroker {
       }
       bucket.take(clock.now());
       this.opts.logger.info({ client: client.id, username, reason }, 'mqtt connection refused');
-      cb(new BrokerRefusal(message, code) as unknown as AuthenticateError, null);
+      cb(new BrokerRefusal(message, code), null);
     };
     if (username === undefined || username === '') return refuse('anonymous', 'anonymous clients are not allowed', 4);
     // Identity binding: a device connects only as itself, so no device can take over another's session.
