@@ -98,8 +98,8 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
     out += `--- start ${new Date().toISOString()}\n`;
     const c = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     child = c;
-    c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (c.exitCode !== null || c.signalCode !== null) throw new Error(`gateway exited during start:\n${out}`);
@@ -133,7 +133,7 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     httpUrl,
     get pid() {
-      return (child as ChildProcess | null)?.pid;
+      return (child)?.pid;
     },
     output: () => out,
     async kill(signal = 'SIGKILL') {
@@ -180,11 +180,12 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     if (!line.startsWith(name)) continue;
     const m = /^([a-z_]+)(\{([^}]*)\})? ([0-9.e+-]+)$/.exec(line);
     if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries((m[3] ?? '').split(',').filter(Boolean).map((kv) => {
-      const [k, v] = kv.split('=');
-      return [k, v?.replace(/^"|"$/g, '')];
-    }));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
+    const have = new Map<string, string>();
+    for (const kv of (m[3] ?? '').split(',').filter(Boolean)) {
+      const [k = '', v = ''] = kv.split('=');
+      have.set(k, v.replace(/^"|"$/g, ''));
+    }
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(m[4]);
   }
   return sum;
 }

@@ -69,15 +69,16 @@ describe('payloads from a legitimate device', () => {
 });
 
 describe('connections that are refused', () => {
-  it.each([
-    ['unknown device', { clientId: 'ghost', username: 'ghost', password: 'x' }, /Bad username or password/, 'unknown_device'],
+  type Login = { clientId: string; username?: string; password?: string };
+  it.each<[string, () => Login, RegExp, string]>([
+    ['unknown device', () => ({ clientId: 'ghost', username: 'ghost', password: 'x' }), /Bad username or password/, 'unknown_device'],
     ['wrong secret', () => ({ clientId: deskA, username: deskA, password: 'wrong' }), /Bad username or password/, 'bad_credentials'],
-    ['anonymous', { clientId: 'anon1' }, /Bad username or password/, 'anonymous'],
+    ['anonymous', () => ({ clientId: 'anon1' }), /Bad username or password/, 'anonymous'],
     ['client id not the device id (session takeover attempt)', () => ({ clientId: deskB, username: deskA, password: secret(deskA) }), /Identifier rejected/, 'id_mismatch'],
   ])('%s', async (_name, opts, message, reason) => {
-    const o = typeof opts === 'function' ? opts() : opts;
+    const o = opts();
     const before = await refusedConn(reason);
-    await expect(connectDevice(gw.mqttUrl, o.clientId, 'password' in o ? o.password : undefined, { username: 'username' in o ? o.username : undefined })).rejects.toThrow(message);
+    await expect(connectDevice(gw.mqttUrl, o.clientId, o.password, { username: o.username })).rejects.toThrow(message);
     expect(await refusedConn(reason)).toBe(before + 1);
   });
 
