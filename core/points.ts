@@ -9,14 +9,17 @@
  *   modulo 10^6 in the sub-millisecond nanoseconds: the same signal always
  *   becomes the same point (a replay overwrites, never duplicates), and two
  *   signals of one device within one millisecond stay distinct.
+ * - Tags and fields are built in key order (InfluxDB's recommended order for
+ *   tags), so the encoder never sorts.
  */
 import type { JournalRecord, Signal } from './signals.js';
 
 export interface PointSpec {
   readonly measurement: string;
+  /** In key order. */
   readonly tags: Readonly<Record<string, string>>;
-  readonly floats: Readonly<Record<string, number>>;
-  readonly strings: Readonly<Record<string, string>>;
+  /** In key order; numbers are floats, strings are string fields. */
+  readonly fields: Readonly<Record<string, number | string>>;
   /** Nanoseconds since the epoch, as a decimal string. */
   readonly timeNs: string;
 }
@@ -34,20 +37,16 @@ export function pointTimeNs(tsMs: number, sub: number): string {
 }
 
 function signalTags(s: Signal): Record<string, string> {
-  const tags: Record<string, string> = { site: s.site, device: s.device, device_kind: s.deviceKind };
+  const tags: Record<string, string> = { device: s.device, device_kind: s.deviceKind, site: s.site };
   if (s.space !== null) tags.space = s.space;
   if (s.target !== null) {
-    tags.target_type = s.target.type;
     tags.target = s.target.id;
+    tags.target_type = s.target.type;
   }
   return tags;
 }
 
 const b = (v: boolean): number => (v ? 1 : 0);
-
-function putIfNumber(fields: Record<string, number>, name: string, v: number | null): void {
-  if (v !== null) fields[name] = v;
-}
 
 export function toPoint(r: JournalRecord): PointSpec {
   switch (r.kind) {
@@ -55,39 +54,41 @@ export function toPoint(r: JournalRecord): PointSpec {
       return {
         measurement: MEASUREMENTS.badge,
         tags: signalTags(r),
-        floats: { seq: r.seq },
-        strings: { format: r.credential.format, card: r.credential.id, ts_source: r.tsSource },
+        fields: { card: r.credential.id, format: r.credential.format, seq: r.seq, ts_source: r.tsSource },
         timeNs: pointTimeNs(r.ts, r.seq),
       };
     case 'occupancy':
       return {
         measurement: MEASUREMENTS.occupancy,
         tags: signalTags(r),
-        floats: { occupied: b(r.occupied), seq: r.seq },
-        strings: { ts_source: r.tsSource },
+        fields: { occupied: b(r.occupied), seq: r.seq, ts_source: r.tsSource },
         timeNs: pointTimeNs(r.ts, r.seq),
       };
     case 'power': {
-      const floats: Record<string, number> = { power_w: r.powerW, seq: r.seq };
-      putIfNumber(floats, 'energy_kwh', r.energyKwh);
-      putIfNumber(floats, 'voltage_v', r.voltageV);
-      putIfNumber(floats, 'current_a', r.currentA);
-      if (r.on !== null) floats.on = b(r.on);
-      return { measurement: MEASUREMENTS.power, tags: signalTags(r), floats, strings: { ts_source: r.tsSource }, timeNs: pointTimeNs(r.ts, r.seq) };
+      const fields: Record<string, number | string> = {};
+      if (r.currentA !== null) fields.current_a = r.currentA;
+      if (r.energyKwh !== null) fields.energy_kwh = r.energyKwh;
+      if (r.on !== null) fields.on = b(r.on);
+      fields.power_w = r.powerW;
+      fields.seq = r.seq;
+      fields.ts_source = r.tsSource;
+      if (r.voltageV !== null) fields.voltage_v = r.voltageV;
+      return { measurement: MEASUREMENTS.power, tags: signalTags(r), fields, timeNs: pointTimeNs(r.ts, r.seq) };
     }
     case 'health': {
-      const floats: Record<string, number> = { seq: r.seq };
-      if (r.online !== null) floats.online = b(r.online);
-      putIfNumber(floats, 'battery_pct', r.batteryPct);
-      putIfNumber(floats, 'link_quality', r.linkQuality);
-      return { measurement: MEASUREMENTS.health, tags: signalTags(r), floats, strings: { ts_source: r.tsSource }, timeNs: pointTimeNs(r.ts, r.seq) };
+      const fields: Record<string, number | string> = {};
+      if (r.batteryPct !== null) fields.battery_pct = r.batteryPct;
+      if (r.linkQuality !== null) fields.link_quality = r.linkQuality;
+      if (r.online !== null) fields.online = b(r.online);
+      fields.seq = r.seq;
+      fields.ts_source = r.tsSource;
+      return { measurement: MEASUREMENTS.health, tags: signalTags(r), fields, timeNs: pointTimeNs(r.ts, r.seq) };
     }
     case 'system':
       return {
         measurement: MEASUREMENTS.system,
-        tags: { site: r.site, event: r.event },
-        floats: { count: r.count, from_seq: r.fromSeq, to_seq: r.toSeq },
-        strings: {},
+        tags: { event: r.event, site: r.site },
+        fields: { count: r.count, from_seq: r.fromSeq, to_seq: r.toSeq },
         timeNs: pointTimeNs(r.ts, r.fromSeq),
       };
   }

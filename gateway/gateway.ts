@@ -88,7 +88,7 @@ export class Gateway {
 
   async start(): Promise<{ mqttPort: number }> {
     if (this.started) return { mqttPort: this.broker.port };
-    this.journal.start();
+    await this.journal.start();
     this.sink.start();
     const mqttPort = await this.broker.start();
     this.started = true;
@@ -101,7 +101,7 @@ export class Gateway {
     await this.broker.stop();
     await this.sink.drained(2000);
     await this.sink.stop();
-    this.journal.stop();
+    await this.journal.stop();
   }
 
   health(): GatewayHealth {

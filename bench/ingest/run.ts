@@ -27,6 +27,7 @@ const { values: flags } = parseArgs({
     devices: { type: 'string', default: '40' },
     window: { type: 'string', default: '64' },
     rate: { type: 'string', default: '5000' },
+    phases: { type: 'string', default: 'bare,max,paced' },
   },
 });
 const DURATION_MS = Number(flags.duration) * 1000;
@@ -34,6 +35,7 @@ const PROCS = Number(flags.procs);
 const DEVICES = Number(flags.devices);
 const WINDOW = Number(flags.window);
 const RATE = Number(flags.rate);
+const PHASES = new Set(flags.phases.split(','));
 
 interface PubResult {
   sent: number;
@@ -119,6 +121,8 @@ let gw: GatewayProcess | null = null;
 let bare: ChildProcess | null = null;
 try {
   // 1. Ceiling: bare aedes.
+  let bareRate = NaN;
+  if (PHASES.has('bare')) {
   const barePort = await freePort();
   bare = spawnTs('bench/ingest/bare-broker.ts', [String(barePort)]);
   await new Promise<void>((res) => lines(bare!, () => res()));
@@ -127,6 +131,8 @@ try {
   report.bareAedes = { ratePerSec: Math.round(b.rate), p50Ms: percentile(b.latencies, 50) / 1000, p99Ms: percentile(b.latencies, 99) / 1000 };
   bare.kill('SIGTERM');
   bare = null;
+  bareRate = b.rate;
+  }
 
   // 2. The gateway, end to end.
   gw = await startGatewayProcess({
@@ -136,6 +142,8 @@ try {
     logLevel: 'warn',
     config: { mqtt: { devicePublishRatePerSec: 1_000_000, devicePublishBurst: 1_000_000, connectRatePerSec: 10_000 } },
   });
+  let gatewayRate = NaN;
+  if (PHASES.has('max')) {
   log('gateway: max QoS 1 load');
   const g = await load(gw.mqttUrl, site.site.id, deviceList, 'max', 2);
   const drainStart = Date.now();
@@ -154,7 +162,10 @@ try {
     lost: acked - inInflux,
     drainAfterLoadMs: drainMs,
   };
+  gatewayRate = g.rate;
+  }
 
+  if (PHASES.has('paced')) {
   log(`gateway: paced ${RATE}/s`);
   const p = await load(gw.mqttUrl, site.site.id, deviceList, 'rate', 3);
   await gw.drained(120_000);
@@ -165,8 +176,9 @@ try {
     p99Ms: percentile(p.latencies, 99) / 1000,
     maxMs: (p.latencies[p.latencies.length - 1] ?? NaN) / 1000,
   };
+  }
   report.gatewayPeakRssMb = Math.round(vmHwmMb(gw.pid!));
-  report.ratioToBare = Math.round((g.rate / b.rate) * 100) / 100;
+  report.ratioToBare = Math.round((gatewayRate / bareRate) * 100) / 100;
 } finally {
   bare?.kill('SIGTERM');
   await gw?.cleanup();

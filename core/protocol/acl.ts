@@ -77,3 +77,27 @@ export function isSafeClientId(id: string): boolean {
   if (id.length === 0 || Buffer.byteLength(id) > 128) return false;
   return !/[+#/\u0000\s]/.test(id);
 }
+
+/**
+ * A device's publish policy, compiled once per connection: the common case (its
+ * own topic, an allowed channel) is a prefix check and a set lookup with no
+ * allocation; anything else falls back to authorizeDevicePublish for the reason.
+ */
+export interface DevicePublishPolicy {
+  authorize(topic: string, retain: boolean): AclDecision;
+}
+
+export function compileDevicePolicy(site: string, device: DeviceInfo): DevicePublishPolicy {
+  const allowed = allowedChannels(device);
+  const prefix = `${deviceBase(site, device.id)}/`;
+  const okFor = new Map<string, AclDecision>([...allowed].map((c) => [c, Object.freeze({ ok: true, channel: c })]));
+  return {
+    authorize(topic, retain) {
+      if (topic.startsWith(prefix)) {
+        const ok = okFor.get(topic.slice(prefix.length));
+        if (ok && (!retain || topic.endsWith('/status'))) return ok;
+      }
+      return authorizeDevicePublish(site, device, allowed, topic, retain);
+    },
+  };
+}

@@ -17,13 +17,13 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import {
   ACL_REASON_TEXT,
-  allowedChannels,
   authorizeDeviceForward,
-  authorizeDevicePublish,
   authorizeDeviceSubscribe,
+  compileDevicePolicy,
   isSafeClientId,
+  type DevicePublishPolicy,
 } from '../../core/protocol/acl.js';
-import { gatewayStatusTopic, uplinkTopic, type UplinkChannel } from '../../core/protocol/topics.js';
+import { gatewayStatusTopic, uplinkTopic } from '../../core/protocol/topics.js';
 import { TokenBucket } from '../../core/rate.js';
 import type { DeviceInfo, Site } from '../../core/site/model.js';
 import type { SignalIngress } from '../ingress/signal-ingress.js';
@@ -62,7 +62,7 @@ export interface BrokerOptions {
 
 interface DeviceSession {
   readonly device: DeviceInfo;
-  readonly allowed: ReadonlySet<UplinkChannel>;
+  readonly policy: DevicePublishPolicy;
   readonly bucket: TokenBucket;
 }
 
@@ -253,24 +253,23 @@ export class MqttBroker {
     const device = site.devices.get(username);
     if (!device) return refuse('unknown_device', 'unknown device', 4);
     if (!this.opts.verifyCredentials(device.id, password)) return refuse('bad_credentials', 'bad user name or password', 4);
-    const allowed = allowedChannels(device);
     this.sessions.set(client, {
       device,
-      allowed,
+      policy: compileDevicePolicy(site.id, device),
       bucket: new TokenBucket(limits.devicePublishRatePerSec, limits.devicePublishBurst, clock.now()),
     });
     cb(null, true);
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
-    const { metrics, site, ingress, clock, logger } = this.opts;
+    const { metrics, ingress, clock, logger } = this.opts;
     const session = client ? this.sessions.get(client) : undefined;
     if (!client || !session) {
       metrics.aclDenied.labels('publish', 'no_session').inc();
       cb(new Error('not authenticated'));
       return;
     }
-    const decision = authorizeDevicePublish(site.id, session.device, session.allowed, packet.topic, packet.retain);
+    const decision = session.policy.authorize(packet.topic, packet.retain);
     if (!decision.ok) {
       metrics.aclDenied.labels('publish', decision.reason).inc();
       ingress.rejectUnrouted(session.device.id, packet.topic, `acl_${decision.reason}`, ACL_REASON_TEXT[decision.reason], packet.payload as Buffer);

@@ -15,7 +15,7 @@ import {
 } from '../../core/protocol/canonical.js';
 import { UPLINK_CHANNELS, type UplinkChannel } from '../../core/protocol/topics.js';
 import { idempotenceKey, type CredentialFormat, type Signal } from '../../core/signals.js';
-import { signalTime, type DecodeContext, type DecodeResult, type Decoder } from './types.js';
+import { deviceTimeUsable, type DecodeContext, type DecodeResult, type Decoder } from './types.js';
 
 const CHECKS = Object.fromEntries(UPLINK_CHANNELS.map((c) => [c, TypeCompiler.Compile(PAYLOAD_SCHEMAS[c])])) as Record<
   UplinkChannel,
@@ -40,59 +40,74 @@ export const canonicalDecoder: Decoder = {
       return { ok: false, reason: 'schema', detail: first ? `${first.path || '/'}: ${first.message}` : 'does not match the schema' };
     }
     const d = ctx.device;
-    const common = { site: ctx.site, device: d.id, deviceKind: d.kind, space: d.space, target: d.target };
-    switch (channel as UplinkChannel) {
+    if (channel === 'status') {
+      // Status messages carry no sequence number: each one is its own event.
+      return one({
+        kind: 'health',
+        key: `${d.id}:status:${ctx.messageId}`,
+        site: ctx.site,
+        device: d.id,
+        deviceKind: d.kind,
+        space: d.space,
+        target: d.target,
+        seq: 0,
+        ts: ctx.receivedAt,
+        tsSource: 'gateway',
+        online: (body as StatusPayload).online,
+        batteryPct: null,
+        linkQuality: null,
+      });
+    }
+    const b = body as BadgePayload | OccupancyPayload | PowerPayload | HealthPayload;
+    const key = idempotenceKey(d.id, b.boot, b.seq);
+    const deviceTime = deviceTimeUsable(b.ts, ctx);
+    const ts = deviceTime ? b.ts! : ctx.receivedAt;
+    const tsSource = deviceTime ? 'device' : 'gateway';
+    switch (channel as Exclude<UplinkChannel, 'status'>) {
       case 'badge': {
-        const b = body as BadgePayload;
-        const id = normaliseCard(b.format, b.card);
-        if (id === null) return { ok: false, reason: 'bad_value', detail: `card ${JSON.stringify(b.card)} is not a valid ${b.format} id` };
-        return one({ kind: 'badge', key: idempotenceKey(d.id, b.boot, b.seq), ...common, seq: b.seq, ...signalTime(b.ts, ctx), credential: { format: b.format, id } });
+        const p = b as BadgePayload;
+        const id = normaliseCard(p.format, p.card);
+        if (id === null) return { ok: false, reason: 'bad_value', detail: `card ${JSON.stringify(p.card)} is not a valid ${p.format} id` };
+        return one({ kind: 'badge', key, site: ctx.site, device: d.id, deviceKind: d.kind, space: d.space, target: d.target, seq: p.seq, ts, tsSource, credential: { format: p.format, id } });
       }
-      case 'occupancy': {
-        const b = body as OccupancyPayload;
-        return one({ kind: 'occupancy', key: idempotenceKey(d.id, b.boot, b.seq), ...common, seq: b.seq, ...signalTime(b.ts, ctx), occupied: b.occupied });
-      }
+      case 'occupancy':
+        return one({ kind: 'occupancy', key, site: ctx.site, device: d.id, deviceKind: d.kind, space: d.space, target: d.target, seq: b.seq, ts, tsSource, occupied: (b as OccupancyPayload).occupied });
       case 'power': {
-        const b = body as PowerPayload;
+        const p = b as PowerPayload;
         return one({
           kind: 'power',
-          key: idempotenceKey(d.id, b.boot, b.seq),
-          ...common,
-          seq: b.seq,
-          ...signalTime(b.ts, ctx),
-          powerW: b.power_w,
-          energyKwh: b.energy_kwh ?? null,
-          voltageV: b.voltage_v ?? null,
-          currentA: b.current_a ?? null,
-          on: b.on ?? null,
+          key,
+          site: ctx.site,
+          device: d.id,
+          deviceKind: d.kind,
+          space: d.space,
+          target: d.target,
+          seq: p.seq,
+          ts,
+          tsSource,
+          powerW: p.power_w,
+          energyKwh: p.energy_kwh ?? null,
+          voltageV: p.voltage_v ?? null,
+          currentA: p.current_a ?? null,
+          on: p.on ?? null,
         });
       }
       case 'health': {
-        const b = body as HealthPayload;
+        const p = b as HealthPayload;
         return one({
           kind: 'health',
-          key: idempotenceKey(d.id, b.boot, b.seq),
-          ...common,
-          seq: b.seq,
-          ...signalTime(b.ts, ctx),
+          key,
+          site: ctx.site,
+          device: d.id,
+          deviceKind: d.kind,
+          space: d.space,
+          target: d.target,
+          seq: p.seq,
+          ts,
+          tsSource,
           online: null,
-          batteryPct: b.battery_pct ?? null,
-          linkQuality: b.link_quality ?? null,
-        });
-      }
-      case 'status': {
-        const b = body as StatusPayload;
-        return one({
-          kind: 'health',
-          // Status messages carry no sequence number: each one is its own event.
-          key: `${d.id}:status:${ctx.messageId}`,
-          ...common,
-          seq: 0,
-          ts: ctx.receivedAt,
-          tsSource: 'gateway',
-          online: b.online,
-          batteryPct: null,
-          linkQuality: null,
+          batteryPct: p.battery_pct ?? null,
+          linkQuality: p.link_quality ?? null,
         });
       }
     }

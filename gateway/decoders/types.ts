@@ -24,10 +24,7 @@ export interface Decoder {
   decode(channel: string, payload: Buffer, ctx: DecodeContext): DecodeResult;
 }
 
-/** Picks the signal time: the device's clock where it gives a plausible one, else ours. */
-export function signalTime(deviceTs: number | undefined, ctx: DecodeContext): { ts: number; tsSource: 'device' | 'gateway' } {
-  if (deviceTs !== undefined && deviceTs >= ctx.receivedAt - ctx.maxPastMs && deviceTs <= ctx.receivedAt + ctx.maxFutureMs) {
-    return { ts: deviceTs, tsSource: 'device' };
-  }
-  return { ts: ctx.receivedAt, tsSource: 'gateway' };
+/** Whether a device's own time is plausible enough to use (else the receive time is used). */
+export function deviceTimeUsable(deviceTs: number | undefined, ctx: DecodeContext): deviceTs is number {
+  return deviceTs !== undefined && deviceTs >= ctx.receivedAt - ctx.maxPastMs && deviceTs <= ctx.receivedAt + ctx.maxFutureMs;
 }

@@ -33,12 +33,24 @@ export type IngressCallback = (err: Error | null) => void;
 export class SignalIngress {
   private readonly runId = randomUUID().slice(0, 8);
   private counter = 0;
+  /** prom-client children per label value, looked up once (labels() hashes on every call). */
+  private readonly receivedBy = new Map<string, { inc(): void }>();
+  private readonly acceptedBy = new Map<string, { inc(): void }>();
 
   constructor(private readonly opts: IngressOptions) {}
 
+  private child(cache: Map<string, { inc(): void }>, counter: { labels(v: string): { inc(): void } }, value: string): { inc(): void } {
+    let c = cache.get(value);
+    if (!c) {
+      c = counter.labels(value);
+      cache.set(value, c);
+    }
+    return c;
+  }
+
   accept(device: DeviceInfo, channel: string, topic: string, payload: Buffer, cb: IngressCallback): void {
     const { metrics, journal } = this.opts;
-    metrics.received.labels(channel).inc();
+    this.child(this.receivedBy, metrics.received, channel).inc();
     const receivedAt = this.opts.clock.now();
     const result = DECODERS[device.format].decode(channel, payload, {
       site: this.opts.site,
@@ -63,7 +75,7 @@ export class SignalIngress {
       return;
     }
     for (const signal of signals) {
-      metrics.accepted.labels(signal.kind).inc();
+      this.child(this.acceptedBy, metrics.accepted, signal.kind).inc();
       journal.append(signal, classOf(signal, this.opts.classOf?.(signal)), (err, outcome) => {
         if (err) {
           failed = err;

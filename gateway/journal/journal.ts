@@ -1,26 +1,29 @@
 /**
- * The durable journal: every accepted signal is appended here, in one SQLite
- * (WAL, synchronous=FULL) transaction per group of signals, and only after that
- * transaction is on disk does the caller acknowledge the sender.
+ * The durable journal: every accepted signal is appended here, and only once
+ * its transaction is on disk (SQLite WAL, synchronous=FULL) does the caller
+ * acknowledge the sender.
  *
- * - Group commit: appends within one event-loop turn share one transaction and
- *   one fsync (aedes dispatches every packet of a socket read concurrently, and
- *   the flush runs in setImmediate, after the I/O phase has delivered them all).
+ * - Group commit on a writer thread (./journal-worker.ts): one batch is being
+ *   committed at a time; everything that arrives meanwhile forms the next batch.
+ *   The fsync never blocks the event loop, and batches grow with the load.
  * - Idempotence: the key column is UNIQUE; a redelivered message is a no-op that
  *   is still acknowledged, because it is already durable.
  * - Overflow: past `maxPending` unsent records, telemetry is shed oldest-first,
  *   and the shedding itself is journaled as a system record. Access and billing
  *   records are never shed: when only they remain, new appends are refused
  *   (not acknowledged), so devices keep them and retry.
+ * - Reads (the InfluxDB sink catching up, cursors, rejects) use a separate
+ *   read-only connection on this thread; WAL lets it read while the writer writes.
  */
 import Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
-import type { JournalRecord, SignalClass, SystemEvent } from '../../core/signals.js';
+import type { JournalRecord, SignalClass } from '../../core/signals.js';
+import type { FromWorker, RejectRow, ToWorker, WorkerInit, WorkerStats } from './protocol.js';
 
 export const CLASS_CODE: Readonly<Record<SignalClass, number>> = { access: 0, billing: 1, telemetry: 2, system: 3 };
 const CLASS_BY_CODE: readonly SignalClass[] = ['access', 'billing', 'telemetry', 'system'];
-const TELEMETRY = CLASS_CODE.telemetry;
 
 export type AppendOutcome = { readonly stored: true; readonly seq: number } | { readonly stored: false; readonly duplicate: true };
 export type AppendCallback = (err: JournalError | null, outcome?: AppendOutcome) => void;
@@ -83,44 +86,27 @@ export interface JournalStats {
 interface Pending {
   readonly record: JournalRecord;
   readonly cls: number;
-  readonly body: string;
   readonly cb: AppendCallback;
 }
-
-const SCHEMA_VERSION = 1;
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE journal (
-     seq   INTEGER PRIMARY KEY,
-     key   TEXT    NOT NULL UNIQUE,
-     class INTEGER NOT NULL,
-     ts    INTEGER NOT NULL,
-     at    INTEGER NOT NULL,
-     body  TEXT    NOT NULL
-   );
-   CREATE TABLE cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-   CREATE TABLE rejects (
-     id      INTEGER PRIMARY KEY,
-     at      INTEGER NOT NULL,
-     device  TEXT,
-     topic   TEXT NOT NULL,
-     reason  TEXT NOT NULL,
-     detail  TEXT NOT NULL,
-     payload BLOB NOT NULL
-   );`,
-];
 
 /** The sink's cursor name; shedding only touches records after it. */
 export const SINK_CURSOR = 'influx';
 
+const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './journal-worker.ts' : './journal-worker.js', import.meta.url);
+
 export class Journal {
-  private db: Database.Database | null = null;
+  private worker: Worker | null = null;
+  private reader: Database.Database | null = null;
+  private readStmt: Database.Statement<[number, number], { seq: number; class: number; body: string }> | null = null;
   private queue: Pending[] = [];
-  private rejectQueue: RejectInput[] = [];
+  private rejectQueue: RejectRow[] = [];
+  private inFlight: { readonly id: number; readonly batch: Pending[]; readonly sentAt: number } | null = null;
   private scheduled = false;
+  private nextId = 1;
   private readonly listeners = new Set<(batch: readonly CommittedRecord[]) => void>();
+  private idleWaiters: (() => void)[] = [];
   private lastSeq = 0;
-  private sinkCursor = 0;
-  private readonly pendingByClass = [0, 0, 0, 0];
+  private pendingByClass: number[] = [0, 0, 0, 0];
   private appended = 0;
   private duplicates = 0;
   private shed = 0;
@@ -128,59 +114,52 @@ export class Journal {
   private commits = 0;
   private lastCommitMs = 0;
   private failing: string | null = null;
-  private rejectCount = 0;
-  private shedSeq = 0;
-  private stmts!: {
-    insert: Database.Statement<[string, number, number, number, string]>;
-    oldestAfter: Database.Statement<[number], { at: number }>;
-    insertReject: Database.Statement<[number, string | null, string, string, string, Buffer]>;
-    read: Database.Statement<[number, number], { seq: number; class: number; body: string }>;
-    setCursor: Database.Statement<[string, number]>;
-  };
+  private stopping = false;
 
   constructor(private readonly opts: JournalOptions) {}
 
-  start(): void {
-    if (this.db) return;
-    const db = new Database(this.opts.path);
-    db.pragma('journal_mode = WAL');
-    // FULL: the WAL is fsynced at every commit, so an acknowledged signal survives power loss.
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
-    db.pragma('wal_autocheckpoint = 4000');
-    migrate(db);
-    this.stmts = {
-      insert: db.prepare('INSERT OR IGNORE INTO journal (key, class, ts, at, body) VALUES (?, ?, ?, ?, ?)'),
-      oldestAfter: db.prepare('SELECT at FROM journal WHERE seq > ? ORDER BY seq LIMIT 1'),
-      insertReject: db.prepare('INSERT INTO rejects (at, device, topic, reason, detail, payload) VALUES (?, ?, ?, ?, ?, ?)'),
-      read: db.prepare('SELECT seq, class, body FROM journal WHERE seq > ? ORDER BY seq LIMIT ?'),
-      setCursor: db.prepare('INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq'),
-    };
-    this.db = db;
-    this.lastSeq = (db.prepare('SELECT max(seq) AS m FROM journal').get() as { m: number | null }).m ?? 0;
-    this.sinkCursor = this.getCursor(SINK_CURSOR);
-    const rows = db.prepare('SELECT class, count(*) AS n FROM journal WHERE seq > ? GROUP BY class').all(this.sinkCursor) as {
-      class: number;
-      n: number;
-    }[];
-    for (const r of rows) this.pendingByClass[r.class] = r.n;
-    this.rejectCount = (db.prepare('SELECT count(*) AS n FROM rejects').get() as { n: number }).n;
+  async start(): Promise<void> {
+    if (this.worker) return;
+    const init: WorkerInit = { path: this.opts.path, site: this.opts.site, maxPending: this.opts.maxPending, maxRejects: this.opts.maxRejects, sinkCursorName: SINK_CURSOR };
+    const worker = workerUrl.pathname.endsWith('.ts')
+      ? // Running from TypeScript sources (tests, development): load the writer through tsx.
+        new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); });`, { eval: true, workerData: init })
+      : new Worker(workerUrl, { workerData: init });
+    const ready = await new Promise<Extract<FromWorker, { type: 'ready' }>>((resolve, reject) => {
+      const onError = (err: Error) => reject(new Error(`journal ${this.opts.path} could not be opened: ${err.message}`));
+      worker.once('error', onError);
+      worker.once('message', (m: FromWorker) => {
+        worker.off('error', onError);
+        if (m.type === 'ready') resolve(m);
+        else reject(new Error(`journal writer sent ${m.type} before ready`));
+      });
+    });
+    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    worker.on('error', (err) => this.onWorkerLost(err));
+    worker.on('exit', (code) => {
+      if (!this.stopping) this.onWorkerLost(new Error(`journal writer exited with code ${code}`));
+    });
+    this.worker = worker;
+    this.lastSeq = ready.lastSeq;
+    this.pendingByClass = [...ready.pending];
+    this.reader = new Database(this.opts.path, { readonly: true, fileMustExist: true });
+    this.readStmt = this.reader.prepare('SELECT seq, class, body FROM journal WHERE seq > ? ORDER BY seq LIMIT ?');
     this.opts.logger.info({ path: this.opts.path, lastSeq: this.lastSeq, pending: this.pendingTotal() }, 'journal opened');
   }
 
   /** Queues a record; the callback runs once it is durable (or refused). */
   append(record: JournalRecord, cls: SignalClass, cb: AppendCallback): void {
-    if (!this.db) {
+    if (!this.worker || this.stopping) {
       cb(new JournalError('closed', 'journal is not open'));
       return;
     }
-    this.queue.push({ record, cls: CLASS_CODE[cls], body: JSON.stringify(record), cb });
+    this.queue.push({ record, cls: CLASS_CODE[cls], cb });
     this.schedule();
   }
 
   /** Rejected payloads are kept for inspection; they ride along with the next commit. */
   reject(input: RejectInput): void {
-    if (!this.db) return;
+    if (!this.worker) return;
     this.rejectQueue.push(input);
     this.schedule();
   }
@@ -191,51 +170,52 @@ export class Journal {
   }
 
   read(afterSeq: number, limit: number): StoredRow[] {
-    this.requireDb();
-    const rows = this.stmts.read.all(afterSeq, limit);
+    const rows = this.requireReader().all(afterSeq, limit);
     return rows.map((r) => ({ seq: r.seq, cls: CLASS_BY_CODE[r.class] ?? 'telemetry', body: r.body }));
   }
 
   getCursor(name: string): number {
-    const row = this.requireDb().prepare('SELECT seq FROM cursors WHERE name = ?').get(name) as { seq: number } | undefined;
+    this.requireReader();
+    const row = this.reader!.prepare('SELECT seq FROM cursors WHERE name = ?').get(name) as { seq: number } | undefined;
     return row?.seq ?? 0;
   }
 
   /**
-   * Advances a cursor durably. For the sink cursor, `written` gives the classes
-   * of the records now delivered, so the pending counts stay exact.
+   * Advances a cursor (written by the writer thread, in order with commits).
+   * For the sink cursor, `written` gives the classes of the records now
+   * delivered, so the pending counts stay exact.
    */
   advanceCursor(name: string, seq: number, written?: readonly SignalClass[]): void {
-    this.requireDb();
-    this.stmts.setCursor.run(name, seq);
-    if (name === SINK_CURSOR) {
-      this.sinkCursor = seq;
-      if (written) for (const c of written) this.pendingByClass[CLASS_CODE[c]]!--;
-    }
+    const delivered = [0, 0, 0, 0];
+    if (name === SINK_CURSOR && written) for (const c of written) delivered[CLASS_CODE[c]]!++;
+    for (let c = 0; c < 4; c++) this.pendingByClass[c]! -= delivered[c]!;
+    this.post({ type: 'cursor', name, seq, delivered });
   }
 
   /** Commit time of the oldest record after `seq` (null when there is none): the sink's lag. */
   oldestCommitAfter(seq: number): number | null {
-    this.requireDb();
-    return this.stmts.oldestAfter.get(seq)?.at ?? null;
+    this.requireReader();
+    const row = this.reader!.prepare('SELECT at FROM journal WHERE seq > ? ORDER BY seq LIMIT 1').get(seq) as { at: number } | undefined;
+    return row?.at ?? null;
   }
 
   listRejects(limit: number): { at: number; device: string | null; topic: string; reason: string; detail: string }[] {
-    return this.requireDb()
-      .prepare('SELECT at, device, topic, reason, detail FROM rejects ORDER BY id DESC LIMIT ?')
-      .all(limit) as { at: number; device: string | null; topic: string; reason: string; detail: string }[];
+    this.requireReader();
+    return this.reader!.prepare('SELECT at, device, topic, reason, detail FROM rejects ORDER BY id DESC LIMIT ?').all(limit) as {
+      at: number;
+      device: string | null;
+      topic: string;
+      reason: string;
+      detail: string;
+    }[];
   }
 
   stats(): JournalStats {
+    const p = this.pendingByClass;
     return {
       lastSeq: this.lastSeq,
       pending: this.pendingTotal(),
-      pendingByClass: {
-        access: this.pendingByClass[0]!,
-        billing: this.pendingByClass[1]!,
-        telemetry: this.pendingByClass[2]!,
-        system: this.pendingByClass[3]!,
-      },
+      pendingByClass: { access: p[0]!, billing: p[1]!, telemetry: p[2]!, system: p[3]! },
       appended: this.appended,
       duplicates: this.duplicates,
       shed: this.shed,
@@ -246,175 +226,154 @@ export class Journal {
     };
   }
 
+  /** Resolves when everything queued so far is committed. */
+  idle(): Promise<void> {
+    if (!this.inFlight && this.queue.length === 0 && this.rejectQueue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** Commits what is queued, then closes. Idempotent. */
-  stop(): void {
-    if (!this.db) return;
-    this.flush();
-    this.db.close();
-    this.db = null;
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    if (!worker || this.stopping) return;
+    await this.idle();
+    this.stopping = true;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'stopped') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      worker.postMessage({ type: 'stop' } satisfies ToWorker);
+    });
+    await worker.terminate();
+    this.reader?.close();
+    this.reader = null;
+    this.worker = null;
   }
 
   private schedule(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.inFlight) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    // Gather what this event-loop turn delivers (aedes dispatches a socket read's packets together).
+    setImmediate(() => {
+      this.scheduled = false;
+      this.send();
+    });
   }
 
-  private pendingTotal(): number {
-    return this.pendingByClass[0]! + this.pendingByClass[1]! + this.pendingByClass[2]! + this.pendingByClass[3]!;
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const db = this.db;
-    if (!db) return;
+  private send(): void {
+    if (this.inFlight || !this.worker || (this.queue.length === 0 && this.rejectQueue.length === 0)) return;
     const batch = this.queue;
     const rejects = this.rejectQueue;
     this.queue = [];
     this.rejectQueue = [];
-    if (batch.length === 0 && rejects.length === 0) return;
-
-    let accepted = batch;
-    const refusedNow: Pending[] = [];
-    if (this.pendingTotal() + batch.length > this.opts.maxPending) {
-      const room = this.makeRoom(batch.length);
-      if (room < batch.length) {
-        accepted = batch.slice(0, room);
-        refusedNow.push(...batch.slice(room));
-      }
+    const items: (string | number)[] = new Array<string | number>(batch.length * 4);
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      items[i * 4] = p.record.key;
+      items[i * 4 + 1] = p.cls;
+      items[i * 4 + 2] = p.record.ts;
+      items[i * 4 + 3] = JSON.stringify(p.record);
     }
+    const id = this.nextId++;
+    this.inFlight = { id, batch, sentAt: performance.now() };
+    this.post({ type: 'batch', id, at: this.opts.clock.now(), items, rejects });
+  }
 
-    const outcomes: (AppendOutcome | null)[] = new Array<AppendOutcome | null>(accepted.length).fill(null);
-    const committed: CommittedRecord[] = [];
-    const started = performance.now();
-    const at = this.opts.clock.now();
-    try {
-      db.transaction(() => {
-        for (let i = 0; i < accepted.length; i++) {
-          const p = accepted[i]!;
-          const r = this.stmts.insert.run(p.record.key, p.cls, p.record.ts, at, p.body);
-          if (r.changes === 1) {
-            const seq = Number(r.lastInsertRowid);
-            outcomes[i] = { stored: true, seq };
-            committed.push({ seq, cls: CLASS_BY_CODE[p.cls]!, record: p.record });
-          } else {
-            outcomes[i] = { stored: false, duplicate: true };
+  private post(msg: ToWorker): void {
+    this.worker?.postMessage(msg);
+  }
+
+  private onMessage(m: FromWorker): void {
+    if (m.type !== 'committed' && m.type !== 'failed') return;
+    const flight = this.inFlight;
+    if (!flight || flight.id !== m.id) return;
+    this.inFlight = null;
+    this.lastCommitMs = performance.now() - flight.sentAt;
+    this.applyStats(m.stats);
+    if (m.type === 'failed') {
+      this.failing = `${m.code}: ${m.message}`;
+      this.refused += flight.batch.length;
+      this.opts.logger.error({ code: m.code, message: m.message }, 'journal commit failed: nothing in this batch is acknowledged');
+      const err = new JournalError(m.code, `journal commit failed (${m.message}); the sender will retry`);
+      for (const p of flight.batch) p.cb(err);
+    } else {
+      this.failing = null;
+      this.commits++;
+      const committed: CommittedRecord[] = [];
+      if (m.shed) {
+        this.shed += m.shed.count;
+        this.pendingByClass[CLASS_CODE.telemetry]! -= m.shed.count;
+        this.pendingByClass[CLASS_CODE.system]!++;
+        this.opts.logger.warn({ count: m.shed.count, fromSeq: m.shed.fromSeq, toSeq: m.shed.toSeq }, 'journal over capacity: oldest unsent telemetry shed');
+        committed.push({ seq: m.shed.seq, cls: 'system', record: JSON.parse(m.shed.body) as JournalRecord });
+      }
+      let fullErr: JournalError | null = null;
+      for (let i = 0; i < flight.batch.length; i++) {
+        const p = flight.batch[i]!;
+        const r = m.results[i]!;
+        if (r > 0) {
+          this.appended++;
+          this.pendingByClass[p.cls]!++;
+          committed.push({ seq: r, cls: CLASS_BY_CODE[p.cls]!, record: p.record });
+          p.cb(null, { stored: true, seq: r });
+        } else if (r === 0) {
+          this.duplicates++;
+          p.cb(null, { stored: false, duplicate: true });
+        } else {
+          this.refused++;
+          fullErr ??= new JournalError(
+            'storage_full',
+            `journal holds ${this.pendingTotal()} unsent records (limit ${this.opts.maxPending}) and only access/billing records remain; not acknowledged, the sender keeps it and retries`,
+          );
+          p.cb(fullErr);
+        }
+      }
+      if (committed.length > 0) {
+        committed.sort((a, b) => a.seq - b.seq);
+        for (const l of this.listeners) {
+          try {
+            l(committed);
+          } catch (err) {
+            this.opts.logger.error({ err }, 'journal listener failed');
           }
         }
-        for (const rj of rejects) {
-          this.stmts.insertReject.run(rj.at, rj.device, rj.topic, rj.reason, rj.detail, rj.payload.subarray(0, 1024));
-        }
-      })();
-    } catch (e) {
-      const err = e as Error & { code?: string };
-      const code = err.code === 'SQLITE_FULL' ? 'storage_full' : 'io_error';
-      this.failing = `${code}: ${err.message}`;
-      this.refused += accepted.length + refusedNow.length;
-      this.opts.logger.error({ err, code }, 'journal commit failed: nothing in this batch is acknowledged');
-      const jerr = new JournalError(code, `journal commit failed (${err.message}); the sender will retry`);
-      for (const p of batch) p.cb(jerr);
-      return;
-    }
-    this.failing = null;
-    this.commits++;
-    this.lastCommitMs = performance.now() - started;
-    for (const c of committed) {
-      this.pendingByClass[CLASS_CODE[c.cls]]!++;
-      if (c.seq > this.lastSeq) this.lastSeq = c.seq;
-    }
-    this.appended += committed.length;
-    this.duplicates += accepted.length - committed.length;
-    this.rejectCount += rejects.length;
-    if (rejects.length > 0 && this.rejectCount > this.opts.maxRejects * 1.1) this.pruneRejects();
-
-    if (refusedNow.length > 0) {
-      this.refused += refusedNow.length;
-      const err = new JournalError(
-        'storage_full',
-        `journal holds ${this.pendingTotal()} unsent records (limit ${this.opts.maxPending}) and only access/billing records remain; not acknowledged, the sender keeps it and retries`,
-      );
-      for (const p of refusedNow) p.cb(err);
-    }
-    for (let i = 0; i < accepted.length; i++) accepted[i]!.cb(null, outcomes[i]!);
-    if (committed.length > 0) {
-      for (const l of this.listeners) {
-        try {
-          l(committed);
-        } catch (err) {
-          this.opts.logger.error({ err }, 'journal listener failed');
-        }
       }
     }
+    if (this.queue.length > 0 || this.rejectQueue.length > 0) this.send();
+    else for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /**
-   * Frees room for `wanted` new records by shedding the oldest unsent telemetry.
-   * Returns how many of the wanted records fit.
+   * Only lastSeq is taken from the writer: the pending counts are kept here (the
+   * writer's lag behind cursor messages still in flight to it).
    */
-  private makeRoom(wanted: number): number {
-    const db = this.db!;
-    const excess = this.pendingTotal() + wanted - this.opts.maxPending;
-    // Shed a little more than needed (1 % of capacity) so this does not run on every commit.
-    const target = excess + Math.ceil(this.opts.maxPending / 100);
-    const victims = db
-      .prepare('SELECT seq FROM journal WHERE seq > ? AND class = ? ORDER BY seq LIMIT ?')
-      .all(this.sinkCursor, TELEMETRY, target) as { seq: number }[];
-    if (victims.length > 0) {
-      const fromSeq = victims[0]!.seq;
-      const toSeq = victims[victims.length - 1]!.seq;
-      const now = this.opts.clock.now();
-      const event: SystemEvent = {
-        kind: 'system',
-        key: `system:telemetry_shed:${fromSeq}-${toSeq}:${++this.shedSeq}:${now}`,
-        site: this.opts.site,
-        ts: now,
-        event: 'telemetry_shed',
-        count: victims.length,
-        fromSeq,
-        toSeq,
-      };
-      db.transaction(() => {
-        db.prepare('DELETE FROM journal WHERE seq >= ? AND seq <= ? AND class = ?').run(fromSeq, toSeq, TELEMETRY);
-        const r = this.stmts.insert.run(event.key, CLASS_CODE.system, event.ts, now, JSON.stringify(event));
-        this.lastSeq = Math.max(this.lastSeq, Number(r.lastInsertRowid));
-      })();
-      this.pendingByClass[TELEMETRY]! -= victims.length;
-      this.pendingByClass[CLASS_CODE.system]!++;
-      this.shed += victims.length;
-      this.opts.logger.warn({ count: victims.length, fromSeq, toSeq }, 'journal over capacity: oldest unsent telemetry shed');
-      for (const l of this.listeners) {
-        try {
-          l([{ seq: this.lastSeq, cls: 'system', record: event }]);
-        } catch (err) {
-          this.opts.logger.error({ err }, 'journal listener failed');
-        }
-      }
-    }
-    const free = this.opts.maxPending - this.pendingTotal();
-    return Math.max(0, Math.min(wanted, free));
+  private applyStats(s: WorkerStats): void {
+    this.lastSeq = Math.max(this.lastSeq, s.lastSeq);
   }
 
-  private pruneRejects(): void {
-    const db = this.db!;
-    const r = db.prepare('DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?').run(this.opts.maxRejects);
-    this.rejectCount -= r.changes;
+  private onWorkerLost(err: Error): void {
+    this.failing = `io_error: ${err.message}`;
+    this.opts.logger.fatal({ err }, 'journal writer thread failed; nothing more is acknowledged');
+    const flight = this.inFlight;
+    this.inFlight = null;
+    const jerr = new JournalError('io_error', `journal writer failed: ${err.message}`);
+    for (const p of [...(flight?.batch ?? []), ...this.queue]) p.cb(jerr);
+    this.queue = [];
+    this.worker = null;
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private requireDb(): Database.Database {
-    if (!this.db) throw new JournalError('closed', 'journal is not open');
-    return this.db;
+  private pendingTotal(): number {
+    const p = this.pendingByClass;
+    return p[0]! + p[1]! + p[2]! + p[3]!;
   }
-}
 
-function migrate(db: Database.Database): void {
-  const version = db.pragma('user_version', { simple: true }) as number;
-  if (version > SCHEMA_VERSION) {
-    throw new Error(`journal schema version ${version} is newer than this program supports (${SCHEMA_VERSION}); upgrade OpenFacility`);
-  }
-  for (let v = version; v < MIGRATIONS.length; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
+  private requireReader(): Database.Statement<[number, number], { seq: number; class: number; body: string }> {
+    if (!this.reader || !this.readStmt) throw new JournalError('closed', 'journal is not open');
+    return this.readStmt;
   }
 }

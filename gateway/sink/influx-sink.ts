@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import { toPoint } from '../../core/points.js';
 import type { JournalRecord, SignalClass } from '../../core/signals.js';
-import { SINK_CURSOR, type Journal, type StoredRow } from '../journal/journal.js';
+import { SINK_CURSOR, type CommittedRecord, type Journal } from '../journal/journal.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { toLine } from './line-protocol.js';
 
@@ -67,6 +67,13 @@ export class InfluxSink {
   private backoff: number;
   private batchLimit: number;
   private unsubscribe: (() => void) | null = null;
+  /**
+   * Live tail: while the sink is caught up it takes committed records straight
+   * from the journal's commit events, without reading and parsing them back.
+   * When it falls behind (an outage, a burst larger than the tail), it reads
+   * the journal from its cursor until it has caught up again.
+   */
+  private live: CommittedRecord[] | null = null;
 
   constructor(private readonly opts: SinkOptions) {
     this.backoff = opts.minBackoffMs;
@@ -77,7 +84,13 @@ export class InfluxSink {
     if (this.running) return;
     this.running = true;
     this.cursor = this.opts.journal.getCursor(SINK_CURSOR);
-    this.unsubscribe = this.opts.journal.onCommitted(() => this.poke());
+    this.unsubscribe = this.opts.journal.onCommitted((batch) => {
+      if (this.live) {
+        if (this.live.length + batch.length > this.opts.batchSize * 4) this.live = null;
+        else for (const r of batch) this.live.push(r);
+      }
+      this.poke();
+    });
     this.loop = this.run().catch((err: unknown) => {
       this.opts.logger.fatal({ err }, 'influx sink loop crashed');
     });
@@ -134,10 +147,32 @@ export class InfluxSink {
     });
   }
 
+  private available(): number {
+    if (this.live) return this.live.length;
+    return this.opts.journal.stats().lastSeq - this.cursor;
+  }
+
+  /** The next batch, from the live tail or from the journal on disk. */
+  private nextBatch(): SinkItem[] {
+    if (this.live) return this.live.slice(0, this.batchLimit);
+    const rows = this.opts.journal.read(this.cursor, this.batchLimit);
+    const items: SinkItem[] = [];
+    for (const row of rows) {
+      try {
+        items.push({ seq: row.seq, cls: row.cls, record: JSON.parse(row.body) as JournalRecord });
+      } catch (err) {
+        this.opts.logger.error({ err, seq: row.seq }, 'journal record is not valid JSON; skipped');
+        items.push({ seq: row.seq, cls: row.cls, record: null });
+      }
+    }
+    return items;
+  }
+
   private async run(): Promise<void> {
     const { journal, logger } = this.opts;
     while (this.running) {
-      const available = journal.stats().lastSeq - this.cursor;
+      if (!this.live && this.cursor >= journal.stats().lastSeq) this.live = [];
+      const available = this.available();
       if (available <= 0) {
         this.state = 'idle';
         await this.waitForData();
@@ -148,18 +183,17 @@ export class InfluxSink {
         await this.delay(this.opts.lingerMs);
         if (!this.running) break;
       }
-      const rows = journal.read(this.cursor, this.batchLimit);
-      if (rows.length === 0) {
+      const items = this.nextBatch();
+      if (items.length === 0) {
         // Only shed records were left between the cursor and the end.
         this.cursor = journal.stats().lastSeq;
         continue;
       }
       this.state = 'writing';
-      const { body, classes } = encode(rows, logger);
+      const body = encode(items, logger);
       const result = await this.opts.writer.write(body, 'ns');
-      const last = rows[rows.length - 1]!.seq;
       if (result.ok) {
-        this.commit(last, classes, rows.length);
+        this.commit(items, items.length);
         continue;
       }
       this.opts.metrics.sinkFailures.labels(result.action).inc();
@@ -170,10 +204,10 @@ export class InfluxSink {
             logger.warn({ batchLimit: this.batchLimit }, 'InfluxDB refused the batch as too large: halving it');
             continue;
           }
-          this.drop(rows, classes, result.message);
+          this.drop(items, result.message);
           continue;
         case 'drop':
-          this.drop(rows, classes, result.message);
+          this.drop(items, result.message);
           continue;
         case 'fatal':
           await this.fail(result.message, result.retryAfterMs);
@@ -203,8 +237,14 @@ export class InfluxSink {
     });
   }
 
-  private commit(last: number, classes: SignalClass[], n: number): void {
-    this.opts.journal.advanceCursor(SINK_CURSOR, last, classes);
+  private commit(items: readonly SinkItem[], n: number): void {
+    const last = items[items.length - 1]!.seq;
+    this.opts.journal.advanceCursor(
+      SINK_CURSOR,
+      last,
+      items.map((i) => i.cls),
+    );
+    if (this.live) this.live.splice(0, items.length);
     this.cursor = last;
     this.written += n;
     this.opts.metrics.written.inc(n);
@@ -219,7 +259,7 @@ export class InfluxSink {
     }
   }
 
-  private drop(rows: readonly StoredRow[], classes: SignalClass[], message: string): void {
+  private drop(rows: readonly SinkItem[], message: string): void {
     const { journal, logger } = this.opts;
     logger.error({ fromSeq: rows[0]!.seq, toSeq: rows[rows.length - 1]!.seq, message }, 'InfluxDB refused points as invalid; batch skipped (still in the journal)');
     journal.reject({
@@ -230,7 +270,7 @@ export class InfluxSink {
       detail: `journal seq ${rows[0]!.seq}..${rows[rows.length - 1]!.seq}: ${message}`.slice(0, 2000),
       payload: Buffer.alloc(0),
     });
-    this.commit(rows[rows.length - 1]!.seq, classes, 0);
+    this.commit(rows, 0);
   }
 
   private async fail(message: string, retryAfterMs?: number): Promise<void> {
@@ -248,19 +288,23 @@ export class InfluxSink {
   }
 }
 
-function encode(rows: readonly StoredRow[], logger: Logger): { body: string; classes: SignalClass[] } {
+interface SinkItem {
+  readonly seq: number;
+  readonly cls: SignalClass;
+  readonly record: JournalRecord | null;
+}
+
+function encode(items: readonly SinkItem[], logger: Logger): string {
   const lines: string[] = [];
-  const classes: SignalClass[] = new Array<SignalClass>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    classes[i] = row.cls;
+  for (const item of items) {
+    if (!item.record) continue;
     try {
-      lines.push(toLine(toPoint(JSON.parse(row.body) as JournalRecord)));
+      lines.push(toLine(toPoint(item.record)));
     } catch (err) {
-      logger.error({ err, seq: row.seq }, 'journal record could not be encoded as a point; skipped');
+      logger.error({ err, seq: item.seq }, 'journal record could not be encoded as a point; skipped');
     }
   }
-  return { body: lines.join('\n'), classes };
+  return lines.join('\n');
 }
 
 function safe<T>(f: () => T): T | null {

@@ -31,7 +31,21 @@ describe('record → point', () => {
     const r: JournalRecord = { ...base, kind: 'badge', key: 'k', credential: { format: 'uid', id: '04A1B2C3' } };
     const p = toPoint(r);
     expect(Object.keys(p.tags).sort()).toEqual(['device', 'device_kind', 'site', 'space', 'target', 'target_type']);
-    expect(p.strings.card).toBe('04A1B2C3');
+    expect(p.fields.card).toBe('04A1B2C3');
+  });
+
+  it('builds tags and fields in key order, as the encoder relies on', () => {
+    const records: JournalRecord[] = [
+      { ...base, kind: 'power', key: 'k', powerW: 1, energyKwh: 2, voltageV: 3, currentA: 4, on: false },
+      { ...base, kind: 'health', key: 'h', online: false, batteryPct: 1, linkQuality: 2 },
+      { ...base, kind: 'badge', key: 'b', credential: { format: 'em4100', id: '0700673158' } },
+      { kind: 'system', key: 's', site: 'demo', ts: base.ts, event: 'telemetry_shed', count: 1, fromSeq: 1, toSeq: 1 },
+    ];
+    for (const r of records) {
+      const p = toPoint(r);
+      expect(Object.keys(p.tags)).toEqual(Object.keys(p.tags).sort());
+      expect(Object.keys(p.fields)).toEqual(Object.keys(p.fields).sort());
+    }
   });
 
   it('maps each kind to its measurement and the same record always to the same line', () => {
