@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
@@ -143,11 +143,17 @@ export class InfluxdProcess {
       { mode: 0o600 },
     );
     this.tail.length = 0;
+    const pidPath = join(this.dataDir, 'influxd.pid');
+    await reapOrphan(pidPath, configPath, this.logger);
     const started = Date.now();
     const child = spawn(binary, ['-config', configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: influxdEnv(process.env),
+      // Its own process group: a Ctrl-C at the terminal reaches only us, and we stop influxd
+      // last, after the sink's final write.
+      detached: true,
     });
+    if (child.pid !== undefined) await writeFile(pidPath, `${child.pid}\n`);
     this.child = child;
     this.alive = true;
     let spawnErr: Error | undefined;
@@ -288,6 +294,48 @@ export class InfluxdProcess {
 }
 
 /** The influxd configuration we run with: everything under `dataDir`, loopback only, quiet. */
+/**
+ * A previous run that was killed (SIGKILL, power cut of the parent only) leaves its influxd running,
+ * holding the port and the data directory. Its pid file tells us; we stop it only if that process is
+ * really an influxd on this very config file.
+ */
+async function reapOrphan(pidPath: string, configPath: string, logger: Logger): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(pidPath, 'utf8')).trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  let cmdline: string;
+  try {
+    cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
+  } catch {
+    return; // not running (or not Linux)
+  }
+  if (!cmdline.includes('influxd') || !cmdline.includes(configPath)) return;
+  logger.warn({ pid }, 'stopping an influxd left over from an earlier run of this data directory');
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100; i++) {
+    await sleep(50);
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  await sleep(50);
+}
+
 export function renderInfluxdConfig(opts: { dataDir: string; httpBind: string; rpcBind: string }): string {
   const s = (v: string) => JSON.stringify(v); // JSON strings are valid TOML basic strings
   return [
