@@ -52,7 +52,8 @@ export interface GatewayProcess {
   readonly pid: number | undefined;
   /** Output so far (stdout + stderr), for failure messages. */
   output(): string;
-  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Sends a signal and waits for the process to exit; returns how it exited. */
+  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Starts it again on the same ports and data directory. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -117,9 +118,9 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
   };
 
   const waitExit = (c: ChildProcess) =>
-    new Promise<void>((res) => {
-      if (c.exitCode !== null || c.signalCode !== null) return res();
-      c.once('exit', () => res());
+    new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
+      if (c.exitCode !== null || c.signalCode !== null) return res({ code: c.exitCode, signal: c.signalCode });
+      c.once('exit', (code, signal) => res({ code, signal }));
     });
 
   const health = async (): Promise<HealthBody> => {
@@ -140,9 +141,9 @@ export async function startGatewayProcess(opts: GatewayProcessOptions): Promise<
     output: () => out,
     async kill(signal = 'SIGKILL') {
       const c = child;
-      if (!c) return;
+      if (!c) return { code: null, signal: null };
       c.kill(signal);
-      await waitExit(c);
+      return waitExit(c);
     },
     restart: launch,
     async stop() {

@@ -3,6 +3,7 @@
  * acknowledging (the journal holds the signals), reports the outage, and once
  * InfluxDB is back everything arrives, nothing twice.
  */
+import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestInfluxd, type TestInflux } from '../harness/influxd.js';
@@ -57,6 +58,10 @@ it('buffers through an InfluxDB outage and delivers everything exactly once afte
   expect(during.sink.lagRecords).toBeGreaterThanOrEqual(5 * 1000);
   expect(during.problems.join(' ')).toMatch(/influxdb/);
   expect(metricValue(await gw.metrics(), 'facility_influx_write_failures_total')).toBeGreaterThan(0);
+
+  // F4: the gateway's memory stays bounded while it buffers (the backlog is on disk, not in memory).
+  const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${gw.pid}/status`, 'utf8'))?.[1]) / 1024;
+  expect(rss).toBeLessThan(300);
 
   await influx.startAgain();
   await publishRound(200);
