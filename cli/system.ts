@@ -87,15 +87,13 @@ export async function startSystem(config: FacilityConfig, logger: Logger): Promi
         mqtt: config.mqtt,
         journal: { path: join(dataDir, 'journal.db'), ...config.journal },
         sink: config.influx,
+        influx: { url: influxUrl, db: config.influx.db, token: config.influx.token, username: config.influx.username, password: config.influx.password },
         time: config.time,
+        logLevel: config.log.level,
       },
       {
         site,
         verifyCredentials: (id, pw) => verifier.verify(id, pw),
-        influx,
-        onInfluxFatal: async (message) => {
-          if (/database not found/i.test(message)) await ensureDatabase(influx, logger);
-        },
         clock: systemClock,
         logger,
         registry,

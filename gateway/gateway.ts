@@ -1,5 +1,6 @@
 /**
- * The gateway's composition root: journal → {broker+ingress, InfluxDB sink}.
+ * The gateway's composition root: broker + ingress → journal (whose writer
+ * thread also runs the InfluxDB sink).
  * Parts are built here, started in dependency order and stopped in reverse:
  * the broker stops taking messages first, then the sink finishes its write,
  * then the journal closes. Nothing acknowledged is lost: acks only ever follow
@@ -13,20 +14,21 @@ import { MqttBroker, type BrokerLimits } from './broker/broker.js';
 import { SignalIngress } from './ingress/signal-ingress.js';
 import { Journal, type JournalStats } from './journal/journal.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
-import { InfluxSink, type InfluxWriter, type SinkStats } from './sink/influx-sink.js';
+import type { SinkStats } from './sink/influx-sink.js';
 
 export interface GatewayConfig {
   readonly mqtt: BrokerLimits & { readonly host: string; readonly port: number };
   readonly journal: { readonly path: string; readonly maxPending: number; readonly maxRejects: number };
   readonly sink: { readonly batchSize: number; readonly lingerMs: number; readonly minBackoffMs: number; readonly maxBackoffMs: number; readonly alarmAfterMs: number };
+  /** Where the sink writes (InfluxDB v1 API: 1.x, or 2.x/3.x compatibility). */
+  readonly influx: { readonly url: string; readonly db: string; readonly token: string | null; readonly username: string | null; readonly password: string | null };
+  readonly logLevel: string;
   readonly time: { readonly maxPastMs: number; readonly maxFutureMs: number };
 }
 
 export interface GatewayDeps {
   readonly site: Site;
   readonly verifyCredentials: (deviceId: string, password: Buffer | undefined) => boolean;
-  readonly influx: InfluxWriter;
-  readonly onInfluxFatal?: (message: string) => Promise<void>;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry?: Registry;
@@ -44,7 +46,6 @@ export interface GatewayHealth {
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly journal: Journal;
-  readonly sink: InfluxSink;
   readonly broker: MqttBroker;
   private started = false;
 
@@ -54,7 +55,18 @@ export class Gateway {
   ) {
     const { site, clock, logger } = deps;
     this.metrics = createGatewayMetrics(deps.registry);
-    this.journal = new Journal({ ...config.journal, site: site.id, clock, logger: logger.child({ part: 'journal' }) });
+    this.journal = new Journal({
+      ...config.journal,
+      site: site.id,
+      clock,
+      logger: logger.child({ part: 'journal' }),
+      sink: { ...config.sink, ...config.influx },
+      logLevel: config.logLevel,
+    });
+    this.journal.onSinkReport((r) => {
+      if (r.written > 0) this.metrics.written.inc(r.written);
+      for (const [action, n] of Object.entries(r.failed)) if (n > 0) this.metrics.sinkFailures.labels(action).inc(n);
+    });
     const ingress = new SignalIngress({
       site: site.id,
       journal: this.journal,
@@ -62,15 +74,6 @@ export class Gateway {
       clock,
       logger: logger.child({ part: 'ingress' }),
       ...config.time,
-    });
-    this.sink = new InfluxSink({
-      ...config.sink,
-      journal: this.journal,
-      writer: deps.influx,
-      metrics: this.metrics,
-      clock,
-      logger: logger.child({ part: 'sink' }),
-      onFatal: deps.onInfluxFatal,
     });
     this.broker = new MqttBroker({
       host: config.mqtt.host,
@@ -89,7 +92,6 @@ export class Gateway {
   async start(): Promise<{ mqttPort: number }> {
     if (this.started) return { mqttPort: this.broker.port };
     await this.journal.start();
-    this.sink.start();
     const mqttPort = await this.broker.start();
     this.started = true;
     return { mqttPort };
@@ -99,14 +101,13 @@ export class Gateway {
     if (!this.started) return;
     this.started = false;
     await this.broker.stop();
-    await this.sink.drained(2000);
-    await this.sink.stop();
-    await this.journal.stop();
+    // The journal lets the sink write what is journaled (up to 2 s) before it closes.
+    await this.journal.stop(2000);
   }
 
   health(): GatewayHealth {
     const journal = this.journal.stats();
-    const sink = this.sink.stats();
+    const sink = this.journal.sinkStats();
     const problems: string[] = [];
     if (journal.failing) problems.push(`journal: ${journal.failing}`);
     if (sink.failingSince !== null) problems.push(`influxdb: ${sink.lastError ?? 'failing'} since ${new Date(sink.failingSince).toISOString()}`);

@@ -1,17 +1,39 @@
 /**
- * The journal's writer thread: owns the only writing SQLite connection. Each
- * batch from the main thread becomes one transaction and one fsync; while it
- * runs, the main thread keeps taking MQTT traffic and gathers the next batch
- * (group commit), so an fsync never stalls the event loop.
+ * The journal's writer thread: owns the only writing SQLite connection, and
+ * runs the InfluxDB sink beside it.
+ *
+ * - Each batch from the main thread becomes one transaction and one fsync;
+ *   while it runs, the main thread keeps taking MQTT traffic and gathers the
+ *   next batch (group commit), so an fsync never stalls the event loop.
+ * - The sink reads what was committed (from memory while caught up, from the
+ *   database when behind), encodes line protocol and writes to InfluxDB, all
+ *   off the main thread. Its cursor is written by this connection too.
  *
  * Messages: see ./protocol.ts.
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { CLASS_TELEMETRY, CLASS_SYSTEM, migrateJournal, type BatchReply, type ShedInfo, type ToWorker, type WorkerInit } from './protocol.js';
+import { pino } from 'pino';
+import type { SignalClass } from '../../core/signals.js';
+import { InfluxV1Client } from '../influx/client.js';
+import { InfluxSink, type SinkRow, type SinkSource } from '../sink/influx-sink.js';
+import {
+  CLASS_BY_CODE,
+  CLASS_CODE,
+  CLASS_SYSTEM,
+  CLASS_TELEMETRY,
+  migrateJournal,
+  type BatchReply,
+  type FromWorker,
+  type ShedInfo,
+  type SinkReport,
+  type ToWorker,
+  type WorkerInit,
+} from './protocol.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
+const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 
 const db = new Database(init.path);
 db.pragma('journal_mode = WAL');
@@ -24,6 +46,9 @@ migrateJournal(db);
 const insert = db.prepare<[string, number, number, number, string]>('INSERT OR IGNORE INTO journal (key, class, ts, at, body) VALUES (?, ?, ?, ?, ?)');
 const insertReject = db.prepare<[number, string | null, string, string, string, Buffer]>('INSERT INTO rejects (at, device, topic, reason, detail, payload) VALUES (?, ?, ?, ?, ?, ?)');
 const setCursor = db.prepare<[string, number]>('INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq');
+const getCursorRow = db.prepare<[string], { seq: number }>('SELECT seq FROM cursors WHERE name = ?');
+const readRows = db.prepare<[number, number], { seq: number; class: number; body: string }>('SELECT seq, class, body FROM journal WHERE seq > ? ORDER BY seq LIMIT ?');
+const oldestAfter = db.prepare<[number], { at: number }>('SELECT at FROM journal WHERE seq > ? ORDER BY seq LIMIT 1');
 // The newest row is never a victim, so a deleted seq can never be handed out again.
 const pickVictims = db.prepare<[number, number, number], { seq: number }>(
   'SELECT seq FROM journal WHERE seq > ? AND class = ? AND seq < (SELECT max(seq) FROM journal) ORDER BY seq LIMIT ?',
@@ -31,75 +56,159 @@ const pickVictims = db.prepare<[number, number, number], { seq: number }>(
 const deleteRange = db.prepare<[number, number, number]>('DELETE FROM journal WHERE seq >= ? AND seq <= ? AND class = ?');
 const pruneRejects = db.prepare<[number]>('DELETE FROM rejects WHERE id <= (SELECT max(id) FROM rejects) - ?');
 
-const sinkCursorRow = db.prepare<[string], { seq: number }>('SELECT seq FROM cursors WHERE name = ?').get(init.sinkCursorName);
-let sinkCursor = sinkCursorRow?.seq ?? 0;
+let sinkCursor = getCursorRow.get(init.sinkCursorName)?.seq ?? 0;
 const pending = [0, 0, 0, 0];
-for (const r of db.prepare<[number], { class: number; n: number }>('SELECT class, count(*) AS n FROM journal WHERE seq > ? GROUP BY class').all(sinkCursor)) pending[r.class] = r.n;
-let lastSeq = db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM journal').get()?.m ?? 0;
+let lastSeq = 0;
 let rejectCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM rejects').get()?.n ?? 0;
 let shedCounter = 0;
+recount();
 
 const total = () => pending[0]! + pending[1]! + pending[2]! + pending[3]!;
+const committedListeners = new Set<(rows: readonly SinkRow[]) => void>();
 
-port.postMessage({ type: 'ready', lastSeq, sinkCursor, pending: [...pending], rejectCount });
+function advanceCursor(name: string, seq: number, delivered: readonly number[]): void {
+  setCursor.run(name, seq);
+  if (name === init.sinkCursorName) {
+    sinkCursor = seq;
+    for (let c = 0; c < 4; c++) pending[c]! -= delivered[c]!;
+  }
+}
+
+function addReject(at: number, device: string | null, topic: string, reason: string, detail: string, payload: Uint8Array): void {
+  insertReject.run(at, device, topic, reason, detail, Buffer.from(payload).subarray(0, 1024));
+  rejectCount++;
+  if (rejectCount > init.maxRejects * 1.1) rejectCount -= pruneRejects.run(init.maxRejects).changes;
+}
+
+// ---- the sink, on this thread ------------------------------------------------------------------
+
+let sink: InfluxSink | null = null;
+const sinkDelta = { written: 0, failed: { retry: 0, split: 0, drop: 0, fatal: 0 } };
+if (init.sink) {
+  const cfg = init.sink;
+  const logger = pino({ level: init.logLevel, base: { part: 'sink' }, timestamp: pino.stdTimeFunctions.isoTime });
+  const client = new InfluxV1Client({ url: cfg.url, db: cfg.db, token: cfg.token ?? undefined, username: cfg.username ?? undefined, password: cfg.password ?? undefined });
+  const source: SinkSource = {
+    getCursor: () => sinkCursor,
+    lastSeq: () => lastSeq,
+    pending: total,
+    read: (after, limit) => readRows.all(after, limit).map((r) => ({ seq: r.seq, cls: CLASS_BY_CODE[r.class] ?? 'telemetry', body: r.body })),
+    advance: (seq, classes) => {
+      const delivered = [0, 0, 0, 0];
+      for (const c of classes) delivered[CLASS_CODE[c]]!++;
+      advanceCursor(init.sinkCursorName, seq, delivered);
+      report();
+    },
+    recordRefusal: (detail) => addReject(Date.now(), null, 'influx:/write', 'influx_refused', detail, new Uint8Array()),
+    oldestCommitAfter: (seq) => oldestAfter.get(seq)?.at ?? null,
+    onCommitted: (l) => {
+      committedListeners.add(l);
+      return () => committedListeners.delete(l);
+    },
+  };
+  sink = new InfluxSink({
+    journal: source,
+    writer: client,
+    counters: {
+      written: (n) => (sinkDelta.written += n),
+      failed: (action) => {
+        sinkDelta.failed[action]++;
+        report();
+      },
+    },
+    clock: { now: () => Date.now() },
+    logger,
+    batchSize: cfg.batchSize,
+    lingerMs: cfg.lingerMs,
+    minBackoffMs: cfg.minBackoffMs,
+    maxBackoffMs: cfg.maxBackoffMs,
+    alarmAfterMs: cfg.alarmAfterMs,
+    onFatal: async (message) => {
+      if (/database not found/i.test(message)) await client.createDatabase();
+    },
+  });
+  sink.start();
+  // Lag grows while InfluxDB is away even when nothing is written: report it regularly too.
+  setInterval(report, 1000).unref();
+}
+
+function report(): void {
+  if (!sink) return;
+  const r: SinkReport = { type: 'sink', stats: sink.stats(), written: sinkDelta.written, failed: { ...sinkDelta.failed }, lastSeq, pending: [...pending] };
+  sinkDelta.written = 0;
+  sinkDelta.failed = { retry: 0, split: 0, drop: 0, fatal: 0 };
+  post(r);
+}
+
+// ---- messages from the main thread -------------------------------------------------------------
+
+post({ type: 'ready', lastSeq, pending: [...pending] });
 
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
-    case 'batch':
-      port.postMessage(commit(msg));
+    case 'batch': {
+      const { reply, rows } = commit(msg);
+      post(reply, reply.type === 'committed' ? [reply.results.buffer as ArrayBuffer] : []);
+      if (rows.length > 0) for (const l of committedListeners) l(rows);
       return;
+    }
     case 'cursor':
-      setCursor.run(msg.name, msg.seq);
-      if (msg.name === init.sinkCursorName) {
-        sinkCursor = msg.seq;
-        for (let c = 0; c < 4; c++) pending[c]! -= msg.delivered[c]!;
-      }
+      advanceCursor(msg.name, msg.seq, msg.delivered);
       return;
     case 'stop':
-      db.close();
-      port.postMessage({ type: 'stopped' });
+      void (async () => {
+        if (sink) {
+          await sink.drained(msg.drainMs);
+          await sink.stop();
+          report();
+        }
+        db.close();
+        post({ type: 'stopped' });
+      })();
       return;
   }
 });
 
-function commit(msg: Extract<ToWorker, { type: 'batch' }>): BatchReply {
+function commit(msg: Extract<ToWorker, { type: 'batch' }>): { reply: BatchReply; rows: SinkRow[] } {
   const { items, rejects, at } = msg;
   const n = items.length / 4;
-  const results = new Array<number>(n).fill(-1);
+  const results = new Float64Array(n).fill(-1);
+  const rows: SinkRow[] = [];
   let shed: ShedInfo | null = null;
   try {
     db.transaction(() => {
       let room = init.maxPending - total();
       if (room < n) {
         shed = shedTelemetry(n - room + Math.ceil(init.maxPending / 100), at);
+        if (shed) rows.push({ seq: shed.seq, cls: 'system', body: shed.body });
         room = init.maxPending - total();
       }
       for (let i = 0; i < n; i++) {
-        const cls = items[i * 4 + 1] as number;
         // Access and billing records are never shed; past capacity they are refused (not acknowledged).
         if (room <= 0) continue;
-        const r = insert.run(items[i * 4] as string, cls, items[i * 4 + 2] as number, at, items[i * 4 + 3] as string);
+        const cls = items[i * 4 + 1] as number;
+        const body = items[i * 4 + 3] as string;
+        const r = insert.run(items[i * 4] as string, cls, items[i * 4 + 2] as number, at, body);
         if (r.changes === 1) {
           const seq = Number(r.lastInsertRowid);
           results[i] = seq;
           pending[cls]!++;
           if (seq > lastSeq) lastSeq = seq;
           room--;
+          rows.push({ seq, cls: CLASS_BY_CODE[cls] as SignalClass, body });
         } else {
           results[i] = 0;
         }
       }
-      for (const rj of rejects) insertReject.run(rj.at, rj.device, rj.topic, rj.reason, rj.detail, Buffer.from(rj.payload).subarray(0, 1024));
+      for (const rj of rejects) addReject(rj.at, rj.device, rj.topic, rj.reason, rj.detail, rj.payload);
     })();
   } catch (e) {
     const err = e as Error & { code?: string };
     // The transaction rolled back: restore counts from the database's truth.
     recount();
-    return { type: 'failed', id: msg.id, code: err.code === 'SQLITE_FULL' ? 'storage_full' : 'io_error', message: err.message, stats: stats() };
+    return { reply: { type: 'failed', id: msg.id, code: err.code === 'SQLITE_FULL' ? 'storage_full' : 'io_error', message: err.message, lastSeq, pending: [...pending] }, rows: [] };
   }
-  rejectCount += rejects.length;
-  if (rejects.length > 0 && rejectCount > init.maxRejects * 1.1) rejectCount -= pruneRejects.run(init.maxRejects).changes;
-  return { type: 'committed', id: msg.id, results, shed, stats: stats() };
+  return { reply: { type: 'committed', id: msg.id, results, shed, lastSeq, pending: [...pending] }, rows };
 }
 
 function shedTelemetry(target: number, at: number): ShedInfo | null {
@@ -131,8 +240,4 @@ function recount(): void {
   pending.fill(0);
   for (const r of db.prepare<[number], { class: number; n: number }>('SELECT class, count(*) AS n FROM journal WHERE seq > ? GROUP BY class').all(sinkCursor)) pending[r.class] = r.n;
   lastSeq = db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM journal').get()?.m ?? 0;
-}
-
-function stats(): BatchReply['stats'] {
-  return { lastSeq, pending: [...pending] };
 }

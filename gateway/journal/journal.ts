@@ -12,18 +12,19 @@
  *   and the shedding itself is journaled as a system record. Access and billing
  *   records are never shed: when only they remain, new appends are refused
  *   (not acknowledged), so devices keep them and retry.
- * - Reads (the InfluxDB sink catching up, cursors, rejects) use a separate
- *   read-only connection on this thread; WAL lets it read while the writer writes.
+ * - The InfluxDB sink runs on the writer thread too (../sink/influx-sink.ts),
+ *   and reports its state here. Cursors and rejects are read through a
+ *   read-only connection on this thread (WAL lets it read beside the writer).
  */
 import Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import type { JournalRecord, SignalClass } from '../../core/signals.js';
-import type { FromWorker, RejectRow, ToWorker, WorkerInit, WorkerStats } from './protocol.js';
+import type { SinkStats } from '../sink/influx-sink.js';
+import { CLASS_BY_CODE, CLASS_CODE, type FromWorker, type RejectRow, type SinkInit, type SinkReport, type ToWorker, type WorkerInit } from './protocol.js';
 
-export const CLASS_CODE: Readonly<Record<SignalClass, number>> = { access: 0, billing: 1, telemetry: 2, system: 3 };
-const CLASS_BY_CODE: readonly SignalClass[] = ['access', 'billing', 'telemetry', 'system'];
+export { CLASS_CODE };
 
 export type AppendOutcome = { readonly stored: true; readonly seq: number } | { readonly stored: false; readonly duplicate: true };
 export type AppendCallback = (err: JournalError | null, outcome?: AppendOutcome) => void;
@@ -44,12 +45,6 @@ export interface CommittedRecord {
   readonly record: JournalRecord;
 }
 
-export interface StoredRow {
-  readonly seq: number;
-  readonly cls: SignalClass;
-  readonly body: string;
-}
-
 export interface RejectInput {
   readonly at: number;
   readonly device: string | null;
@@ -68,6 +63,9 @@ export interface JournalOptions {
   readonly maxRejects: number;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The InfluxDB sink, run on the writer thread; null for none. */
+  readonly sink: SinkInit | null;
+  readonly logLevel?: string;
 }
 
 export interface JournalStats {
@@ -97,7 +95,8 @@ const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './journal-worker.ts
 export class Journal {
   private worker: Worker | null = null;
   private reader: Database.Database | null = null;
-  private readStmt: Database.Statement<[number, number], { seq: number; class: number; body: string }> | null = null;
+  private sink: SinkStats = { cursor: 0, state: 'stopped', lastError: null, failingSince: null, written: 0, lagRecords: 0, lagSeconds: 0 };
+  private readonly sinkListeners = new Set<(r: SinkReport) => void>();
   private queue: Pending[] = [];
   private rejectQueue: RejectRow[] = [];
   private inFlight: { readonly id: number; readonly batch: Pending[]; readonly sentAt: number } | null = null;
@@ -120,7 +119,15 @@ export class Journal {
 
   async start(): Promise<void> {
     if (this.worker) return;
-    const init: WorkerInit = { path: this.opts.path, site: this.opts.site, maxPending: this.opts.maxPending, maxRejects: this.opts.maxRejects, sinkCursorName: SINK_CURSOR };
+    const init: WorkerInit = {
+      path: this.opts.path,
+      site: this.opts.site,
+      maxPending: this.opts.maxPending,
+      maxRejects: this.opts.maxRejects,
+      sinkCursorName: SINK_CURSOR,
+      sink: this.opts.sink,
+      logLevel: this.opts.logLevel ?? 'info',
+    };
     const worker = workerUrl.pathname.endsWith('.ts')
       ? // Running from TypeScript sources (tests, development): load the writer through tsx.
         new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); });`, { eval: true, workerData: init })
@@ -143,7 +150,6 @@ export class Journal {
     this.lastSeq = ready.lastSeq;
     this.pendingByClass = [...ready.pending];
     this.reader = new Database(this.opts.path, { readonly: true, fileMustExist: true });
-    this.readStmt = this.reader.prepare('SELECT seq, class, body FROM journal WHERE seq > ? ORDER BY seq LIMIT ?');
     this.opts.logger.info({ path: this.opts.path, lastSeq: this.lastSeq, pending: this.pendingTotal() }, 'journal opened');
   }
 
@@ -169,39 +175,46 @@ export class Journal {
     return () => this.listeners.delete(listener);
   }
 
-  read(afterSeq: number, limit: number): StoredRow[] {
-    const rows = this.requireReader().all(afterSeq, limit);
-    return rows.map((r) => ({ seq: r.seq, cls: CLASS_BY_CODE[r.class] ?? 'telemetry', body: r.body }));
-  }
-
   getCursor(name: string): number {
-    this.requireReader();
-    const row = this.reader!.prepare('SELECT seq FROM cursors WHERE name = ?').get(name) as { seq: number } | undefined;
+    const row = this.requireReader().prepare('SELECT seq FROM cursors WHERE name = ?').get(name) as { seq: number } | undefined;
     return row?.seq ?? 0;
   }
 
   /**
    * Advances a cursor (written by the writer thread, in order with commits).
    * For the sink cursor, `written` gives the classes of the records now
-   * delivered, so the pending counts stay exact.
+   * delivered, so the pending counts stay exact. (The InfluxDB sink advances
+   * its own cursor on the writer thread; this is for other consumers and tests.)
    */
   advanceCursor(name: string, seq: number, written?: readonly SignalClass[]): void {
     const delivered = [0, 0, 0, 0];
     if (name === SINK_CURSOR && written) for (const c of written) delivered[CLASS_CODE[c]]!++;
-    for (let c = 0; c < 4; c++) this.pendingByClass[c]! -= delivered[c]!;
     this.post({ type: 'cursor', name, seq, delivered });
   }
 
-  /** Commit time of the oldest record after `seq` (null when there is none): the sink's lag. */
-  oldestCommitAfter(seq: number): number | null {
-    this.requireReader();
-    const row = this.reader!.prepare('SELECT at FROM journal WHERE seq > ? ORDER BY seq LIMIT 1').get(seq) as { at: number } | undefined;
-    return row?.at ?? null;
+  /** The InfluxDB sink's state, as last reported by the writer thread. */
+  sinkStats(): SinkStats {
+    return this.sink;
+  }
+
+  /** Called with every report from the sink (counts since the previous one): for metrics. */
+  onSinkReport(listener: (r: SinkReport) => void): () => void {
+    this.sinkListeners.add(listener);
+    return () => this.sinkListeners.delete(listener);
+  }
+
+  /** Resolves true once the sink has written everything journaled so far, false after timeoutMs. */
+  async sinkDrained(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.sink.cursor >= this.lastSeq && this.pendingTotal() === 0) return true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return false;
   }
 
   listRejects(limit: number): { at: number; device: string | null; topic: string; reason: string; detail: string }[] {
-    this.requireReader();
-    return this.reader!.prepare('SELECT at, device, topic, reason, detail FROM rejects ORDER BY id DESC LIMIT ?').all(limit) as {
+    return this.requireReader().prepare('SELECT at, device, topic, reason, detail FROM rejects ORDER BY id DESC LIMIT ?').all(limit) as {
       at: number;
       device: string | null;
       topic: string;
@@ -232,21 +245,21 @@ export class Journal {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Commits what is queued, then closes. Idempotent. */
-  async stop(): Promise<void> {
+  /** Commits what is queued, gives the sink up to drainMs to write it, then closes. Idempotent. */
+  async stop(drainMs = 2000): Promise<void> {
     const worker = this.worker;
     if (!worker || this.stopping) return;
     await this.idle();
     this.stopping = true;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5000);
+      const timer = setTimeout(resolve, drainMs + 5000);
       worker.on('message', (m: FromWorker) => {
         if (m.type === 'stopped') {
           clearTimeout(timer);
           resolve();
         }
       });
-      worker.postMessage({ type: 'stop' } satisfies ToWorker);
+      worker.postMessage({ type: 'stop', drainMs } satisfies ToWorker);
     });
     await worker.terminate();
     this.reader?.close();
@@ -288,12 +301,24 @@ export class Journal {
   }
 
   private onMessage(m: FromWorker): void {
-    if (m.type !== 'committed' && m.type !== 'failed') return;
+    if (m.type === 'ready' || m.type === 'stopped') return;
+    this.lastSeq = m.lastSeq;
+    this.pendingByClass = [...m.pending];
+    if (m.type === 'sink') {
+      this.sink = m.stats;
+      for (const l of this.sinkListeners) {
+        try {
+          l(m);
+        } catch (err) {
+          this.opts.logger.error({ err }, 'sink report listener failed');
+        }
+      }
+      return;
+    }
     const flight = this.inFlight;
     if (!flight || flight.id !== m.id) return;
     this.inFlight = null;
     this.lastCommitMs = performance.now() - flight.sentAt;
-    this.applyStats(m.stats);
     if (m.type === 'failed') {
       this.failing = `${m.code}: ${m.message}`;
       this.refused += flight.batch.length;
@@ -306,8 +331,6 @@ export class Journal {
       const committed: CommittedRecord[] = [];
       if (m.shed) {
         this.shed += m.shed.count;
-        this.pendingByClass[CLASS_CODE.telemetry]! -= m.shed.count;
-        this.pendingByClass[CLASS_CODE.system]!++;
         this.opts.logger.warn({ count: m.shed.count, fromSeq: m.shed.fromSeq, toSeq: m.shed.toSeq }, 'journal over capacity: oldest unsent telemetry shed');
         committed.push({ seq: m.shed.seq, cls: 'system', record: JSON.parse(m.shed.body) as JournalRecord });
       }
@@ -317,7 +340,6 @@ export class Journal {
         const r = m.results[i]!;
         if (r > 0) {
           this.appended++;
-          this.pendingByClass[p.cls]!++;
           committed.push({ seq: r, cls: CLASS_BY_CODE[p.cls]!, record: p.record });
           p.cb(null, { stored: true, seq: r });
         } else if (r === 0) {
@@ -347,14 +369,6 @@ export class Journal {
     else for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /**
-   * Only lastSeq is taken from the writer: the pending counts are kept here (the
-   * writer's lag behind cursor messages still in flight to it).
-   */
-  private applyStats(s: WorkerStats): void {
-    this.lastSeq = Math.max(this.lastSeq, s.lastSeq);
-  }
-
   private onWorkerLost(err: Error): void {
     this.failing = `io_error: ${err.message}`;
     this.opts.logger.fatal({ err }, 'journal writer thread failed; nothing more is acknowledged');
@@ -372,8 +386,8 @@ export class Journal {
     return p[0]! + p[1]! + p[2]! + p[3]!;
   }
 
-  private requireReader(): Database.Statement<[number, number], { seq: number; class: number; body: string }> {
-    if (!this.reader || !this.readStmt) throw new JournalError('closed', 'journal is not open');
-    return this.readStmt;
+  private requireReader(): Database.Database {
+    if (!this.reader) throw new JournalError('closed', 'journal is not open');
+    return this.reader;
   }
 }

@@ -1,8 +1,25 @@
 /** The journal's schema and the messages between the main thread and the writer thread. */
 import type Database from 'better-sqlite3';
+import type { SignalClass } from '../../core/signals.js';
+import type { SinkStats } from '../sink/influx-sink.js';
 
-export const CLASS_TELEMETRY = 2;
-export const CLASS_SYSTEM = 3;
+export const CLASS_CODE: Readonly<Record<SignalClass, number>> = { access: 0, billing: 1, telemetry: 2, system: 3 };
+export const CLASS_BY_CODE: readonly SignalClass[] = ['access', 'billing', 'telemetry', 'system'];
+export const CLASS_TELEMETRY = CLASS_CODE.telemetry;
+export const CLASS_SYSTEM = CLASS_CODE.system;
+
+export interface SinkInit {
+  readonly url: string;
+  readonly db: string;
+  readonly token: string | null;
+  readonly username: string | null;
+  readonly password: string | null;
+  readonly batchSize: number;
+  readonly lingerMs: number;
+  readonly minBackoffMs: number;
+  readonly maxBackoffMs: number;
+  readonly alarmAfterMs: number;
+}
 
 export interface WorkerInit {
   readonly path: string;
@@ -10,6 +27,9 @@ export interface WorkerInit {
   readonly maxPending: number;
   readonly maxRejects: number;
   readonly sinkCursorName: string;
+  /** null: no InfluxDB sink (tests of the journal alone). */
+  readonly sink: SinkInit | null;
+  readonly logLevel: string;
 }
 
 export interface RejectRow {
@@ -22,15 +42,11 @@ export interface RejectRow {
 }
 
 export type ToWorker =
-  /** items: flat [key, classCode, ts, body, key, classCode, ts, body, …] (cheap to clone). */
+  /** items: flat [key, classCode, ts, body, key, classCode, ts, body, …]. */
   | { readonly type: 'batch'; readonly id: number; readonly at: number; readonly items: (string | number)[]; readonly rejects: RejectRow[] }
   | { readonly type: 'cursor'; readonly name: string; readonly seq: number; readonly delivered: readonly number[] }
-  | { readonly type: 'stop' };
-
-export interface WorkerStats {
-  readonly lastSeq: number;
-  readonly pending: readonly number[];
-}
+  /** Let the sink write what is journaled (at most drainMs), then close. */
+  | { readonly type: 'stop'; readonly drainMs: number };
 
 export interface ShedInfo {
   readonly seq: number;
@@ -40,21 +56,31 @@ export interface ShedInfo {
   readonly body: string;
 }
 
+/** Every message from the writer carries its (authoritative) lastSeq and unsent counts by class. */
+interface Counts {
+  readonly lastSeq: number;
+  readonly pending: readonly number[];
+}
+
 export type BatchReply =
-  | {
+  | (Counts & {
       readonly type: 'committed';
       readonly id: number;
       /** Per item: journal seq (> 0), 0 = duplicate (already stored), -1 = refused (journal full). */
-      readonly results: readonly number[];
+      readonly results: Float64Array;
       readonly shed: ShedInfo | null;
-      readonly stats: WorkerStats;
-    }
-  | { readonly type: 'failed'; readonly id: number; readonly code: 'storage_full' | 'io_error'; readonly message: string; readonly stats: WorkerStats };
+    })
+  | (Counts & { readonly type: 'failed'; readonly id: number; readonly code: 'storage_full' | 'io_error'; readonly message: string });
 
-export type FromWorker =
-  | { readonly type: 'ready'; readonly lastSeq: number; readonly sinkCursor: number; readonly pending: readonly number[]; readonly rejectCount: number }
-  | BatchReply
-  | { readonly type: 'stopped' };
+export type SinkReport = Counts & {
+  readonly type: 'sink';
+  readonly stats: SinkStats;
+  /** Points confirmed, and failures by action, since the previous report. */
+  readonly written: number;
+  readonly failed: Readonly<Record<'retry' | 'split' | 'drop' | 'fatal', number>>;
+};
+
+export type FromWorker = (Counts & { readonly type: 'ready' }) | BatchReply | SinkReport | { readonly type: 'stopped' };
 
 const SCHEMA_VERSION = 1;
 const MIGRATIONS: readonly string[] = [

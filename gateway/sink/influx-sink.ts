@@ -1,5 +1,7 @@
 /**
- * Drains the journal into InfluxDB. The cursor advances, durably, only after
+ * Drains the journal into InfluxDB. It runs on the journal's writer thread
+ * (gateway/journal/journal-worker.ts), beside the only writing connection, so
+ * that parsing and encoding stay off the event loop that serves MQTT. The cursor advances, durably, only after
  * InfluxDB has confirmed a batch, so a crash or an outage replays from the
  * cursor; the replay is harmless because a record always becomes the same point
  * (core/points.ts), which InfluxDB overwrites rather than duplicates.
@@ -13,9 +15,37 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import { toPoint } from '../../core/points.js';
 import type { JournalRecord, SignalClass } from '../../core/signals.js';
-import { SINK_CURSOR, type CommittedRecord, type Journal } from '../journal/journal.js';
-import type { GatewayMetrics } from '../metrics.js';
 import { toLine } from './line-protocol.js';
+
+/** A journal row as the sink sees it: the record still in its stored (JSON) form. */
+export interface SinkRow {
+  readonly seq: number;
+  readonly cls: SignalClass;
+  readonly body: string;
+}
+
+/** What the sink needs from the journal. */
+export interface SinkSource {
+  /** The sink's durable cursor: every record up to it is in InfluxDB. */
+  getCursor(): number;
+  lastSeq(): number;
+  /** Unsent records (after the cursor), shedding accounted for. */
+  pending(): number;
+  read(afterSeq: number, limit: number): SinkRow[];
+  /** Advances the cursor durably; `classes` are those of the records now delivered. */
+  advance(seq: number, classes: readonly SignalClass[]): void;
+  /** Records why InfluxDB refused a batch (the journal's rejects table). */
+  recordRefusal(detail: string): void;
+  /** Commit time of the oldest record after `seq`, or null. */
+  oldestCommitAfter(seq: number): number | null;
+  onCommitted(listener: (rows: readonly SinkRow[]) => void): () => void;
+}
+
+/** Counters the sink reports (to Prometheus metrics, across the thread boundary). */
+export interface SinkCounters {
+  written(points: number): void;
+  failed(action: 'retry' | 'split' | 'drop' | 'fatal'): void;
+}
 
 export type SinkWriteResult =
   | { readonly ok: true }
@@ -26,9 +56,9 @@ export interface InfluxWriter {
 }
 
 export interface SinkOptions {
-  readonly journal: Journal;
+  readonly journal: SinkSource;
   readonly writer: InfluxWriter;
-  readonly metrics: GatewayMetrics;
+  readonly counters: SinkCounters;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Points per write (InfluxDB's own guidance: 5,000–10,000). */
@@ -73,7 +103,7 @@ export class InfluxSink {
    * When it falls behind (an outage, a burst larger than the tail), it reads
    * the journal from its cursor until it has caught up again.
    */
-  private live: CommittedRecord[] | null = null;
+  private live: SinkRow[] | null = null;
 
   constructor(private readonly opts: SinkOptions) {
     this.backoff = opts.minBackoffMs;
@@ -83,7 +113,7 @@ export class InfluxSink {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.cursor = this.opts.journal.getCursor(SINK_CURSOR);
+    this.cursor = this.opts.journal.getCursor();
     this.unsubscribe = this.opts.journal.onCommitted((batch) => {
       if (this.live) {
         if (this.live.length + batch.length > this.opts.batchSize * 4) this.live = null;
@@ -115,7 +145,7 @@ export class InfluxSink {
   async drained(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.opts.journal.stats().lastSeq <= this.cursor) return true;
+      if (this.opts.journal.lastSeq() <= this.cursor) return true;
       await new Promise((r) => setTimeout(r, 20));
     }
     return false;
@@ -130,7 +160,7 @@ export class InfluxSink {
       lastError: this.lastError,
       failingSince: this.failingSince,
       written: this.written,
-      lagRecords: j.stats().pending,
+      lagRecords: j.pending(),
       lagSeconds: oldest === null ? 0 : Math.max(0, (this.opts.clock.now() - oldest) / 1000),
     };
   }
@@ -149,29 +179,19 @@ export class InfluxSink {
 
   private available(): number {
     if (this.live) return this.live.length;
-    return this.opts.journal.stats().lastSeq - this.cursor;
+    return this.opts.journal.lastSeq() - this.cursor;
   }
 
   /** The next batch, from the live tail or from the journal on disk. */
-  private nextBatch(): SinkItem[] {
+  private nextBatch(): SinkRow[] {
     if (this.live) return this.live.slice(0, this.batchLimit);
-    const rows = this.opts.journal.read(this.cursor, this.batchLimit);
-    const items: SinkItem[] = [];
-    for (const row of rows) {
-      try {
-        items.push({ seq: row.seq, cls: row.cls, record: JSON.parse(row.body) as JournalRecord });
-      } catch (err) {
-        this.opts.logger.error({ err, seq: row.seq }, 'journal record is not valid JSON; skipped');
-        items.push({ seq: row.seq, cls: row.cls, record: null });
-      }
-    }
-    return items;
+    return this.opts.journal.read(this.cursor, this.batchLimit);
   }
 
   private async run(): Promise<void> {
     const { journal, logger } = this.opts;
     while (this.running) {
-      if (!this.live && this.cursor >= journal.stats().lastSeq) this.live = [];
+      if (!this.live && this.cursor >= journal.lastSeq()) this.live = [];
       const available = this.available();
       if (available <= 0) {
         this.state = 'idle';
@@ -186,7 +206,7 @@ export class InfluxSink {
       const items = this.nextBatch();
       if (items.length === 0) {
         // Only shed records were left between the cursor and the end.
-        this.cursor = journal.stats().lastSeq;
+        this.cursor = journal.lastSeq();
         continue;
       }
       this.state = 'writing';
@@ -196,7 +216,7 @@ export class InfluxSink {
         this.commit(items, items.length);
         continue;
       }
-      this.opts.metrics.sinkFailures.labels(result.action).inc();
+      this.opts.counters.failed(result.action);
       switch (result.action) {
         case 'split':
           if (this.batchLimit > 1) {
@@ -237,17 +257,16 @@ export class InfluxSink {
     });
   }
 
-  private commit(items: readonly SinkItem[], n: number): void {
+  private commit(items: readonly SinkRow[], n: number): void {
     const last = items[items.length - 1]!.seq;
-    this.opts.journal.advanceCursor(
-      SINK_CURSOR,
+    this.opts.journal.advance(
       last,
       items.map((i) => i.cls),
     );
     if (this.live) this.live.splice(0, items.length);
     this.cursor = last;
     this.written += n;
-    this.opts.metrics.written.inc(n);
+    this.opts.counters.written(n);
     this.backoff = this.opts.minBackoffMs;
     if (this.batchLimit < this.opts.batchSize) this.batchLimit = Math.min(this.opts.batchSize, this.batchLimit * 2);
     if (this.failingSince !== null) {
@@ -259,17 +278,10 @@ export class InfluxSink {
     }
   }
 
-  private drop(rows: readonly SinkItem[], message: string): void {
+  private drop(rows: readonly SinkRow[], message: string): void {
     const { journal, logger } = this.opts;
     logger.error({ fromSeq: rows[0]!.seq, toSeq: rows[rows.length - 1]!.seq, message }, 'InfluxDB refused points as invalid; batch skipped (still in the journal)');
-    journal.reject({
-      at: this.opts.clock.now(),
-      device: null,
-      topic: 'influx:/write',
-      reason: 'influx_refused',
-      detail: `journal seq ${rows[0]!.seq}..${rows[rows.length - 1]!.seq}: ${message}`.slice(0, 2000),
-      payload: Buffer.alloc(0),
-    });
+    journal.recordRefusal(`journal seq ${rows[0]!.seq}..${rows[rows.length - 1]!.seq}: ${message}`.slice(0, 2000));
     this.commit(rows, 0);
   }
 
@@ -288,20 +300,13 @@ export class InfluxSink {
   }
 }
 
-interface SinkItem {
-  readonly seq: number;
-  readonly cls: SignalClass;
-  readonly record: JournalRecord | null;
-}
-
-function encode(items: readonly SinkItem[], logger: Logger): string {
+function encode(rows: readonly SinkRow[], logger: Logger): string {
   const lines: string[] = [];
-  for (const item of items) {
-    if (!item.record) continue;
+  for (const row of rows) {
     try {
-      lines.push(toLine(toPoint(item.record)));
+      lines.push(toLine(toPoint(JSON.parse(row.body) as JournalRecord)));
     } catch (err) {
-      logger.error({ err, seq: item.seq }, 'journal record could not be encoded as a point; skipped');
+      logger.error({ err, seq: row.seq }, 'journal record could not be encoded as a point; skipped');
     }
   }
   return lines.join('\n');

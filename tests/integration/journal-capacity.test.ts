@@ -1,52 +1,58 @@
 /**
  * The journal holds at least a million signals while InfluxDB is away, sheds
  * none of them (they are billing signals, under capacity), and the sink
- * delivers them all, in order, once InfluxDB is back.
+ * delivers them all, in order, once InfluxDB is back. InfluxDB is played by a
+ * small HTTP server that refuses (503) until it is "up", then counts lines.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import type { OccupancySignal } from '../../core/signals.js';
 import { Journal } from '../../gateway/journal/journal.js';
-import { createGatewayMetrics } from '../../gateway/metrics.js';
-import { InfluxSink, type SinkWriteResult } from '../../gateway/sink/influx-sink.js';
 
 it('holds 1,000,000 unsent signals through an outage and delivers them all after it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'of-cap-'));
-  const logger = pino({ level: 'silent' });
-  const clock = { now: () => Date.now() };
-  const journal = new Journal({ path: join(dir, 'journal.db'), site: 'demo', maxPending: 5_000_000, maxRejects: 100, clock, logger });
-  await journal.start();
-  let influxUp = false;
+  let up = false;
   let delivered = 0;
   let lastTs = 0;
   let ordered = true;
-  const sink = new InfluxSink({
-    journal,
-    metrics: createGatewayMetrics(),
-    clock,
-    logger,
-    batchSize: 5000,
-    lingerMs: 0,
-    minBackoffMs: 20,
-    maxBackoffMs: 50,
-    alarmAfterMs: 1000,
-    writer: {
-      write(body): Promise<SinkWriteResult> {
-        if (!influxUp) return Promise.resolve({ ok: false, action: 'retry', message: 'connect ECONNREFUSED' });
-        for (const line of body.split('\n')) {
-          const ts = Number(line.slice(line.lastIndexOf(' ') + 1, -6));
-          if (ts < lastTs) ordered = false;
-          lastTs = ts;
-          delivered++;
-        }
-        return Promise.resolve({ ok: true });
-      },
-    },
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (body += d));
+    req.on('end', () => {
+      if (!up) {
+        res.writeHead(503).end('{"error":"down"}');
+        return;
+      }
+      for (const line of body.split('\n')) {
+        if (!line) continue;
+        const ts = Number(line.slice(line.lastIndexOf(' ') + 1, -6));
+        if (ts < lastTs) ordered = false;
+        lastTs = ts;
+        delivered++;
+      }
+      res.writeHead(204).end();
+    });
   });
-  sink.start();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const dir = mkdtempSync(join(tmpdir(), 'of-cap-'));
+  const journal = new Journal({
+    path: join(dir, 'journal.db'),
+    site: 'demo',
+    maxPending: 5_000_000,
+    maxRejects: 100,
+    clock: { now: () => Date.now() },
+    logger: pino({ level: 'silent' }),
+    logLevel: 'silent',
+    sink: { url, db: 'test', token: null, username: null, password: null, batchSize: 5000, lingerMs: 0, minBackoffMs: 20, maxBackoffMs: 50, alarmAfterMs: 1000 },
+  });
+  await journal.start();
   try {
     const N = 1_000_000;
     const T0 = Date.UTC(2026, 0, 1);
@@ -68,14 +74,14 @@ it('holds 1,000,000 unsent signals through an outage and delivers them all after
     expect(held.shed).toBe(0);
     expect(delivered).toBe(0);
 
-    influxUp = true;
-    expect(await sink.drained(120_000)).toBe(true);
+    up = true;
+    expect(await journal.sinkDrained(120_000)).toBe(true);
     expect(delivered).toBe(N);
     expect(ordered).toBe(true);
     expect(journal.stats().pending).toBe(0);
   } finally {
-    await sink.stop();
     await journal.stop();
+    server.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }, 240_000);
