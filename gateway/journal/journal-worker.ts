@@ -22,6 +22,8 @@ import {
   CLASS_CODE,
   CLASS_SYSTEM,
   CLASS_TELEMETRY,
+  FIELD_SEP,
+  RECORD_SEP,
   migrateJournal,
   type BatchReply,
   type FromWorker,
@@ -32,6 +34,7 @@ import {
 } from './protocol.js';
 
 const init = workerData as WorkerInit;
+const batchBytes = Buffer.from(init.batchBuffer);
 const port = parentPort!;
 const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 
@@ -170,8 +173,9 @@ port.on('message', (msg: ToWorker) => {
 });
 
 function commit(msg: Extract<ToWorker, { type: 'batch' }>): { reply: BatchReply; rows: SinkRow[] } {
-  const { items, rejects, at } = msg;
-  const n = items.length / 4;
+  const { rejects, at } = msg;
+  const n = msg.count;
+  const records = n > 0 ? batchBytes.toString('utf8', 0, msg.bytes).split(RECORD_SEP) : [];
   const results = new Float64Array(n).fill(-1);
   const rows: SinkRow[] = [];
   let shed: ShedInfo | null = null;
@@ -186,9 +190,13 @@ function commit(msg: Extract<ToWorker, { type: 'batch' }>): { reply: BatchReply;
       for (let i = 0; i < n; i++) {
         // Access and billing records are never shed; past capacity they are refused (not acknowledged).
         if (room <= 0) continue;
-        const cls = items[i * 4 + 1] as number;
-        const body = items[i * 4 + 3] as string;
-        const r = insert.run(items[i * 4] as string, cls, items[i * 4 + 2] as number, at, body);
+        const rec = records[i]!;
+        const a = rec.indexOf(FIELD_SEP);
+        const b = rec.indexOf(FIELD_SEP, a + 1);
+        const c = rec.indexOf(FIELD_SEP, b + 1);
+        const cls = Number(rec.slice(a + 1, b));
+        const body = rec.slice(c + 1);
+        const r = insert.run(rec.slice(0, a), cls, Number(rec.slice(b + 1, c)), at, body);
         if (r.changes === 1) {
           const seq = Number(r.lastInsertRowid);
           results[i] = seq;

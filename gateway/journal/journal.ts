@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import type { JournalRecord, SignalClass } from '../../core/signals.js';
 import type { SinkStats } from '../sink/influx-sink.js';
-import { CLASS_BY_CODE, CLASS_CODE, type FromWorker, type RejectRow, type SinkInit, type SinkReport, type ToWorker, type WorkerInit } from './protocol.js';
+import { BATCH_BUFFER_BYTES, CLASS_BY_CODE, CLASS_CODE, FIELD_SEP, RECORD_SEP, type FromWorker, type RejectRow, type SinkInit, type SinkReport, type ToWorker, type WorkerInit } from './protocol.js';
 
 export { CLASS_CODE };
 
@@ -95,6 +95,9 @@ const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './journal-worker.ts
 export class Journal {
   private worker: Worker | null = null;
   private reader: Database.Database | null = null;
+  private readonly batchBuffer = new SharedArrayBuffer(BATCH_BUFFER_BYTES);
+  private readonly batchView = new Uint8Array(this.batchBuffer);
+  private readonly encoder = new TextEncoder();
   private sink: SinkStats = { cursor: 0, state: 'stopped', lastError: null, failingSince: null, written: 0, lagRecords: 0, lagSeconds: 0 };
   private readonly sinkListeners = new Set<(r: SinkReport) => void>();
   private queue: Pending[] = [];
@@ -127,6 +130,7 @@ export class Journal {
       sinkCursorName: SINK_CURSOR,
       sink: this.opts.sink,
       logLevel: this.opts.logLevel ?? 'info',
+      batchBuffer: this.batchBuffer,
     };
     const worker = workerUrl.pathname.endsWith('.ts')
       ? // Running from TypeScript sources (tests, development): load the writer through tsx.
@@ -279,21 +283,28 @@ export class Journal {
 
   private send(): void {
     if (this.inFlight || !this.worker || (this.queue.length === 0 && this.rejectQueue.length === 0)) return;
-    const batch = this.queue;
+    const queue = this.queue;
     const rejects = this.rejectQueue;
-    this.queue = [];
     this.rejectQueue = [];
-    const items: (string | number)[] = new Array<string | number>(batch.length * 4);
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i]!;
-      items[i * 4] = p.record.key;
-      items[i * 4 + 1] = p.cls;
-      items[i * 4 + 2] = p.record.ts;
-      items[i * 4 + 3] = JSON.stringify(p.record);
+    // Write records into the shared buffer until it is full; what does not fit waits for the next batch.
+    const view = this.batchView;
+    let pos = 0;
+    let count = 0;
+    for (; count < queue.length; count++) {
+      const p = queue[count]!;
+      const text = (count > 0 ? RECORD_SEP : '') + p.record.key + FIELD_SEP + p.cls + FIELD_SEP + p.record.ts + FIELD_SEP + JSON.stringify(p.record);
+      const r = this.encoder.encodeInto(text, view.subarray(pos));
+      if (r.read < text.length) {
+        if (count === 0) throw new Error(`journal record of ${text.length} characters does not fit the batch buffer`);
+        break;
+      }
+      pos += r.written;
     }
+    const batch = count === queue.length ? queue : queue.slice(0, count);
+    this.queue = count === queue.length ? [] : queue.slice(count);
     const id = this.nextId++;
     this.inFlight = { id, batch, sentAt: performance.now() };
-    this.post({ type: 'batch', id, at: this.opts.clock.now(), items, rejects });
+    this.post({ type: 'batch', id, at: this.opts.clock.now(), count, bytes: pos, rejects });
   }
 
   private post(msg: ToWorker): void {

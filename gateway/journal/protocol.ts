@@ -7,6 +7,10 @@ export const CLASS_CODE: Readonly<Record<SignalClass, number>> = { access: 0, bi
 export const CLASS_BY_CODE: readonly SignalClass[] = ['access', 'billing', 'telemetry', 'system'];
 export const CLASS_TELEMETRY = CLASS_CODE.telemetry;
 export const CLASS_SYSTEM = CLASS_CODE.system;
+export const FIELD_SEP = '\u0000';
+export const RECORD_SEP = '\u0001';
+/** Size of the shared batch buffer; a larger queue is sent in several batches. */
+export const BATCH_BUFFER_BYTES = 16 * 1024 * 1024;
 
 export interface SinkInit {
   readonly url: string;
@@ -30,6 +34,8 @@ export interface WorkerInit {
   /** null: no InfluxDB sink (tests of the journal alone). */
   readonly sink: SinkInit | null;
   readonly logLevel: string;
+  /** The shared batch buffer (BATCH_BUFFER_BYTES). */
+  readonly batchBuffer: SharedArrayBuffer;
 }
 
 export interface RejectRow {
@@ -42,8 +48,14 @@ export interface RejectRow {
 }
 
 export type ToWorker =
-  /** items: flat [key, classCode, ts, body, key, classCode, ts, body, …]. */
-  | { readonly type: 'batch'; readonly id: number; readonly at: number; readonly items: (string | number)[]; readonly rejects: RejectRow[] }
+  /**
+   * A batch of `count` records, written by the main thread as UTF-8 into the shared batch buffer
+   * (bytes 0..bytes): "key FIELD_SEP class FIELD_SEP ts FIELD_SEP body", records separated by
+   * RECORD_SEP. Only one batch is in flight at a time, so the buffer is reused from the start.
+   * Nothing is cloned across threads but this small message. The separators cannot occur inside a
+   * record: JSON.stringify escapes control characters, and keys are ids.
+   */
+  | { readonly type: 'batch'; readonly id: number; readonly at: number; readonly count: number; readonly bytes: number; readonly rejects: RejectRow[] }
   | { readonly type: 'cursor'; readonly name: string; readonly seq: number; readonly delivered: readonly number[] }
   /** Let the sink write what is journaled (at most drainMs), then close. */
   | { readonly type: 'stop'; readonly drainMs: number };

@@ -54,6 +54,19 @@ describe('journal', () => {
     await j.stop();
   });
 
+  it('splits a queue larger than the shared batch buffer into several commits, in order', async () => {
+    const { j, dir } = await open();
+    // 150,000 records of ~230 bytes: about twice what the 16 MB buffer holds at once.
+    const n = 150_000;
+    const outcomes = await Promise.all(Array.from({ length: n }, (_, i) => append(j, occ(i), 'billing')));
+    expect(outcomes.every((o, i) => o.stored && o.seq === i + 1)).toBe(true);
+    expect(j.stats().commits).toBeGreaterThanOrEqual(2);
+    const rows = rowsOf(dir);
+    expect(rows).toHaveLength(n);
+    expect((JSON.parse(rows[n - 1]!.body) as OccupancySignal).seq).toBe(n - 1);
+    await j.stop();
+  });
+
   it('stores a redelivered message once and still acknowledges it', async () => {
     const { j } = await open();
     await append(j, occ(1), 'billing');
