@@ -63,11 +63,13 @@ export async function initSite(opts: InitSiteOptions): Promise<InitSiteResult> {
   }
 
   const secrets: Record<string, string> = {};
+  const logins: Record<string, string> = {};
   const file = exampleSiteFile({
     ...(opts.siteId !== undefined && { siteId: opts.siteId }),
-    credentialsFor: (deviceId) => {
+    credentialsFor: (id) => {
       const secret = generateDeviceSecret();
-      secrets[deviceId] = secret;
+      if (id.startsWith('login:')) logins[id.slice('login:'.length)] = secret;
+      else secrets[id] = secret;
       return { hash: hashSecret(secret) };
     },
   });
@@ -76,9 +78,9 @@ export async function initSite(opts: InitSiteOptions): Promise<InitSiteResult> {
   const check = parseSiteText(text, opts.sitePath);
   if (!check.ok) throw new SiteFileLoadError(`the generated site file is not valid:\n${formatSiteErrors(check.errors)}`, check.errors);
 
-  await writeSecretsFile(opts.secretsPath, { version: 1, site: file.site.id, devices: secrets });
+  await writeSecretsFile(opts.secretsPath, { version: 1, site: file.site.id, devices: secrets, logins });
   await writeFileAtomic(opts.sitePath, text, { mode: 0o644 });
-  return { sitePath: opts.sitePath, secretsPath: opts.secretsPath, deviceCount: Object.keys(secrets).length };
+  return { sitePath: opts.sitePath, secretsPath: opts.secretsPath, deviceCount: file.devices?.length ?? 0 };
 }
 
 /**

@@ -1,4 +1,5 @@
 /** `facility sim`, and the simulator that `facility start` runs beside the gateway. */
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Site } from '../core/site/model.js';
 import { runSim, type SimHandle } from '../firmware-sim/index.js';
@@ -7,17 +8,26 @@ import { loadSiteFile } from './init.js';
 
 export type { SimHandle };
 
-export async function startSimulator(opts: { site: Site; secretsPath: string; brokerUrl: string; speed: number; seed: number; logger: Logger }): Promise<SimHandle> {
+export async function startSimulator(opts: { site: Site; secretsPath: string; siteDir: string; brokerUrl: string; speed: number; seed: number; logger: Logger }): Promise<SimHandle> {
   const secrets = await readSecretsFile(opts.secretsPath);
   if (secrets.site !== opts.site.id) {
     throw new Error(`${opts.secretsPath} holds secrets for site "${secrets.site}", but the site file is "${opts.site.id}"; pass --secrets for this site or --no-sim`);
   }
-  return runSim({ site: opts.site, secrets: secrets.devices, brokerUrl: opts.brokerUrl, speed: opts.speed, seed: opts.seed, logger: opts.logger });
+  return runSim({
+    site: opts.site,
+    secrets: secrets.devices,
+    ...(secrets.logins && { logins: secrets.logins }),
+    siteDir: opts.siteDir,
+    brokerUrl: opts.brokerUrl,
+    speed: opts.speed,
+    seed: opts.seed,
+    logger: opts.logger,
+  });
 }
 
 export async function runSimCommand(opts: { sitePath: string; secretsPath: string; brokerUrl: string; speed: number; seed: number; durationS?: number; logger: Logger }): Promise<void> {
   const site = await loadSiteFile(opts.sitePath);
-  const sim = await startSimulator({ site, secretsPath: opts.secretsPath, brokerUrl: opts.brokerUrl, speed: opts.speed, seed: opts.seed, logger: opts.logger });
+  const sim = await startSimulator({ site, secretsPath: opts.secretsPath, siteDir: dirname(opts.sitePath), brokerUrl: opts.brokerUrl, speed: opts.speed, seed: opts.seed, logger: opts.logger });
   const report = () => {
     const s = sim.stats();
     opts.logger.info({ stats: s }, 'simulator progress');

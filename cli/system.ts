@@ -4,7 +4,7 @@
  * is given), gateway, HTTP server, simulated devices — and stopped in reverse.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -108,7 +108,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger): Promi
     const httpUrl = address.replace('0.0.0.0', 'localhost');
 
     if (config.sim.enabled) {
-      const sim: SimHandle = await startSimulator({ site, secretsPath, brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, speed: config.sim.speed, seed: config.sim.seed, logger: logger.child({ part: 'sim' }) });
+      const sim: SimHandle = await startSimulator({ site, secretsPath, siteDir: dirname(sitePath), brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, speed: config.sim.speed, seed: config.sim.seed, logger: logger.child({ part: 'sim' }) });
       stack.push({ name: 'sim', stop: () => sim.stop() });
     }
 

@@ -29,6 +29,8 @@ export const KINDS_BY_DEVICE: Readonly<Record<DeviceKind, readonly SignalKind[]>
   'door-controller': ['badge', 'health'],
   'occupancy-sensor': ['occupancy', 'health'],
   'power-meter': ['power', 'health'],
+  // A Zigbee2MQTT bridge reports only its own availability; its sensors report for themselves.
+  'zigbee-bridge': ['health'],
 });
 
 /** Credential formats: the same physical card reads differently through different readers. */

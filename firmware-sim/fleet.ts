@@ -20,7 +20,8 @@
 import type { UplinkChannel } from '../core/protocol/topics.js';
 import { UPLINK_CHANNELS } from '../core/protocol/topics.js';
 import type { DeviceInfo, Site } from '../core/site/model.js';
-import { CanonicalDevice, type ChannelCounters, type MqttConnect, SimDeviceError, type SimLogger, silentLogger } from './devices/canonical.js';
+import { type ChannelCounters, type MqttConnect, SimDeviceError, type SimLogger, silentLogger } from './devices/canonical.js';
+import { SIM_DEVICES, type SimDevice } from './devices/index.js';
 import { Rng } from './scenario/rng.js';
 import { type SimEvent, workday, type WorkdayOptions } from './scenario/workday.js';
 
@@ -30,8 +31,12 @@ export type OverloadPolicy = 'shed' | 'pace';
 
 export interface FleetOptions {
   readonly site: Site;
-  /** Device id → secret (the device-secrets file's `devices`). Devices without one are left out, with a warning. */
+  /** Device id → secret (the device-secrets file's `devices`). Devices that need one and lack it are left out, with a warning. */
   readonly secrets: Readonly<Record<string, string>>;
+  /** Shared login id → password (the secrets file's `logins`). */
+  readonly logins?: Readonly<Record<string, string>>;
+  /** Directory relative serial paths in the site file are relative to (default: the working directory). */
+  readonly siteDir?: string;
   readonly brokerUrl: string;
   /** Scenario seed (default 1). */
   readonly seed?: number;
@@ -103,7 +108,7 @@ export interface FleetStats {
 type SlotStatus = 'pending' | 'up' | 'offline' | 'restarting' | 'failed';
 
 interface Slot {
-  readonly device: CanonicalDevice;
+  readonly device: SimDevice;
   status: SlotStatus;
   rebootOnReturn: boolean;
   readonly backlog: SimEvent[];
@@ -161,18 +166,40 @@ export class Fleet {
     const { site, secrets } = this.o;
     const bootAt = Math.floor(this.wall() / 1000);
     const skipped: string[] = [];
+    const shared = new Map<string, unknown>();
+    const secretOf = (id: string): string | undefined => {
+      const cred = site.devices.get(id)?.credentials;
+      if (!cred) return undefined;
+      return 'login' in cred ? this.o.logins?.[cred.login] : secrets[id];
+    };
     for (const info of site.devices.values()) {
-      const secret = secrets[info.id];
-      if (info.format !== 'canonical' || secret === undefined) {
-        skipped.push(info.id);
+      const factory = SIM_DEVICES[info.format];
+      const secret = secretOf(info.id);
+      // Bridged sensors publish through their bridge; serial readers need no login.
+      if (!factory || (info.mqtt !== null && secret === undefined) || info.kind === 'zigbee-bridge') {
+        if (info.kind !== 'zigbee-bridge') skipped.push(info.id);
         continue;
       }
-      this.slots.set(info.id, { device: this.makeDevice(info, secret, bootAt), status: 'pending', rebootOnReturn: false, backlog: [] });
+      const device = factory({
+        site,
+        device: info,
+        secret,
+        brokerUrl: this.o.brokerUrl,
+        boot: bootAt,
+        clock: () => this.simNow(),
+        logger: this.log,
+        ...(this.o.connect && { connect: this.o.connect }),
+        ...(this.o.connectTimeoutMs !== undefined && { connectTimeoutMs: this.o.connectTimeoutMs }),
+        siteDir: this.o.siteDir ?? process.cwd(),
+        shared,
+        secretOf,
+      });
+      this.slots.set(info.id, { device, status: 'pending', rebootOnReturn: false, backlog: [] });
     }
     if (skipped.length > 0) {
-      this.log.warn({ devices: skipped.slice(0, 20), count: skipped.length }, 'devices not simulated: no secret in the secrets file, or not canonical');
+      this.log.warn({ devices: skipped.slice(0, 20), count: skipped.length }, 'devices not simulated: no simulator for their format, or no secret in the secrets file');
     }
-    if (this.slots.size === 0) throw new Error(`Fleet: no device of site ${site.id} can be simulated (no secrets for its canonical devices)`);
+    if (this.slots.size === 0) throw new Error(`Fleet: no device of site ${site.id} can be simulated (no secrets, or no simulator for their formats)`);
 
     await this.connectAll();
     if (this.stopped) return;
@@ -238,20 +265,6 @@ export class Fleet {
       commands,
       overload: this.policy,
     };
-  }
-
-  private makeDevice(info: DeviceInfo, secret: string, boot: number): CanonicalDevice {
-    return new CanonicalDevice({
-      site: this.o.site.id,
-      device: info,
-      secret,
-      brokerUrl: this.o.brokerUrl,
-      boot,
-      clock: () => this.simNow(),
-      logger: this.log,
-      ...(this.o.connect && { connect: this.o.connect }),
-      ...(this.o.connectTimeoutMs !== undefined && { connectTimeoutMs: this.o.connectTimeoutMs }),
-    });
   }
 
   private async connectAll(): Promise<void> {

@@ -19,6 +19,10 @@ export interface RunSimOptions {
   readonly site: Site;
   /** Device id → secret, as in the device-secrets file's `devices` map. */
   readonly secrets: Readonly<Record<string, string>>;
+  /** Shared login id → password, as in the device-secrets file's `logins` map. */
+  readonly logins?: Readonly<Record<string, string>>;
+  /** Directory relative serial paths in the site file are relative to. */
+  readonly siteDir?: string;
   /** e.g. mqtt://127.0.0.1:1883 */
   readonly brokerUrl: string;
   /** Simulated time per wall time (default 1; Infinity = as fast as the broker acknowledges). */
@@ -54,6 +58,8 @@ export async function runSim(opts: RunSimOptions): Promise<SimHandle> {
   const fleet = new Fleet({
     site: opts.site,
     secrets: opts.secrets,
+    ...(opts.logins !== undefined && { logins: opts.logins }),
+    ...(opts.siteDir !== undefined && { siteDir: opts.siteDir }),
     brokerUrl: opts.brokerUrl,
     ...(opts.speed !== undefined && { speed: opts.speed }),
     ...(opts.seed !== undefined && { seed: opts.seed }),

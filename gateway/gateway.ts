@@ -11,6 +11,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import type { Site } from '../core/site/model.js';
 import { MqttBroker, type BrokerLimits } from './broker/broker.js';
+import { ENCODERS, type DeviceCommand } from './encoders/index.js';
 import { SignalIngress } from './ingress/signal-ingress.js';
 import { Journal, type JournalStats } from './journal/journal.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
@@ -48,6 +49,7 @@ export class Gateway {
   readonly journal: Journal;
   readonly broker: MqttBroker;
   private started = false;
+  private requestId = 0;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -103,6 +105,21 @@ export class Gateway {
     await this.broker.stop();
     // The journal lets the sink write what is journaled (up to 2 s) before it closes.
     await this.journal.stop(2000);
+  }
+
+  /**
+   * Sends a command to a device in its own wire format (gateway/encoders/),
+   * as the only publisher of commands. Rejects when the device is unknown or
+   * its format cannot carry the command.
+   */
+  async command(deviceId: string, command: DeviceCommand): Promise<void> {
+    const { site } = this.deps;
+    const device = site.devices.get(deviceId);
+    if (!device) throw new Error(`no device "${deviceId}" in site "${site.id}"`);
+    const encoder = ENCODERS[device.format];
+    const messages = encoder?.encode(device, command, { site, requestId: ++this.requestId, replyTopicBase: `fac/v1/${site.id}/gateway` });
+    if (!messages) throw new Error(`device "${deviceId}" (${device.kind}, ${device.format}) cannot take a ${command.type} command`);
+    for (const m of messages) await this.broker.publish(m.topic, m.payload, { qos: m.qos });
   }
 
   health(): GatewayHealth {

@@ -10,6 +10,7 @@ export function createGatewayMetrics(register = new Registry()) {
     register,
     received: new Counter({ name: 'facility_signals_received_total', help: 'Device messages received on uplink topics', labelNames: ['channel'] as const, registers: [register] }),
     accepted: new Counter({ name: 'facility_signals_accepted_total', help: 'Messages decoded into valid signals', labelNames: ['kind'] as const, registers: [register] }),
+    ignored: new Counter({ name: 'facility_signals_ignored_total', help: 'Messages acknowledged but not recorded (e.g. about devices not in the site file)', labelNames: ['reason'] as const, registers: [register] }),
     rejected: new Counter({ name: 'facility_signals_rejected_total', help: 'Messages rejected (kept in the rejects table)', labelNames: ['reason'] as const, registers: [register] }),
     journaled: new Counter({ name: 'facility_signals_journaled_total', help: 'Records committed to the journal (fsynced)', registers: [register] }),
     duplicates: new Counter({ name: 'facility_signals_duplicate_total', help: 'Redelivered messages already in the journal', registers: [register] }),

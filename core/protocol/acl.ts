@@ -18,7 +18,8 @@ export type AclReason =
   | 'command_topic'
   | 'channel_not_allowed'
   | 'retain_not_allowed'
-  | 'sys_topic';
+  | 'sys_topic'
+  | 'not_own_topic';
 
 export const ACL_REASON_TEXT: Readonly<Record<AclReason, string>> = {
   not_in_scheme: 'topic is not in the fac/v1/<site>/d/<device>/<channel> scheme',
@@ -28,6 +29,7 @@ export const ACL_REASON_TEXT: Readonly<Record<AclReason, string>> = {
   channel_not_allowed: 'this device kind does not send that channel (see its kind and measures in the site file)',
   retain_not_allowed: 'only the status channel may be retained',
   sys_topic: '$SYS topics are the broker’s own',
+  not_own_topic: 'a device may publish only under its own topics (its topic prefix, or its bridge’s base topic)',
 };
 
 /** Channels a device may publish: its measured signal kinds, plus its availability. */

@@ -9,15 +9,22 @@
  * generated), so this file needs no randomness.
  */
 import { Document, isMap, isSeq, type Node } from 'yaml';
-import type { DeskDef, DeviceDef, DoorDef, EquipmentDef, SiteFile, SpaceDef } from './model.js';
+import type { DeskDef, DeviceDef, DoorDef, EquipmentDef, LoginDef, SiteFile, SpaceDef } from './model.js';
 
 export const EXAMPLE_SITE_ID = 'demo-makerspace';
 
 export interface ExampleSiteOptions {
   readonly siteId?: string;
-  /** Credentials for one device, e.g. `{ hash: hashSecret(generateDeviceSecret()) }`; called once per device, in file order. */
-  readonly credentialsFor: (deviceId: string) => DeviceDef['credentials'];
+  /**
+   * Credentials of a device, or of a shared login (id `login:<login id>`), e.g.
+   * `{ hash: hashSecret(generateDeviceSecret()) }`; called once for each that needs its own, in file order.
+   */
+  readonly credentialsFor: (id: string) => { hash: string } | { secret: string };
 }
+
+/** The shared login of the example's Tasmota plugs (Tasmota keeps one MQTT login per plug, but fleets are often flashed with one). */
+export const EXAMPLE_TASMOTA_LOGIN = 'tasmota-fleet';
+export const EXAMPLE_Z2M_BRIDGE = 'z2m-cowork';
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
@@ -75,15 +82,45 @@ const EQUIPMENT: readonly EquipmentDef[] = [
 /** Machines that need a badge at the machine itself, not only at the lab door. */
 const BADGE_AT_MACHINE: readonly string[] = ['laser-1', 'laser-2'];
 
-type DeviceShape = Omit<DeviceDef, 'credentials'>;
+/**
+ * Which plugs meter which machines, as spaces really buy them: Tasmota-flashed plugs on the big
+ * machines (one shared login), Shelly Plus Plug S on the printers, OpenFacility's own meters elsewhere.
+ */
+const PLUG_FORMAT: Readonly<Record<string, DeviceDef['format']>> = {
+  'laser-1': 'tasmota',
+  'laser-2': 'tasmota',
+  'cnc-1': 'tasmota',
+  'lathe-1': 'tasmota',
+  'fdm-1': 'shelly-gen2',
+  'fdm-2': 'shelly-gen2',
+  'fdm-3': 'shelly-gen2',
+  'resin-1': 'shelly-gen2',
+};
+
+type DeviceShape = Omit<DeviceDef, 'credentials'> & { readonly own?: false | 'login' };
 
 function deviceShapes(): DeviceShape[] {
   return [
     ...DOORS.map((d): DeviceShape => ({ id: `dc-${d.id}`, kind: 'door-controller', door: d.id })),
+    // 125 kHz readers on serial lines at two lab doors (the door controllers still drive the locks).
+    { id: 'rd-fablab', kind: 'badge-reader', format: 'rdm6300', door: 'fablab', serial: { path: 'serial/rd-fablab', baudRate: 9600 }, own: false },
+    { id: 'rd-workshop', kind: 'badge-reader', format: 'wiegand26', door: 'workshop', serial: { path: 'serial/rd-workshop', baudRate: 9600 }, own: false },
     ...BADGE_AT_MACHINE.map((m): DeviceShape => ({ id: `br-${m}`, kind: 'badge-reader', equipment: m })),
-    ...EQUIPMENT.map((m): DeviceShape => ({ id: `pm-${m.id}`, kind: 'power-meter', equipment: m.id })),
-    ...DESKS.map((d): DeviceShape => ({ id: `occ-${d.id}`, kind: 'occupancy-sensor', desk: d.id })),
-    { id: 'occ-roadshow', kind: 'occupancy-sensor', space: 'roadshow' },
+    ...EQUIPMENT.map((m): DeviceShape => {
+      const format = PLUG_FORMAT[m.id] ?? 'canonical';
+      const id = `pm-${m.id}`;
+      if (format === 'tasmota') return { id, kind: 'power-meter', format, equipment: m.id, mqtt: { clientId: `DVES_${m.id.replace(/-/g, '').toUpperCase()}`, topic: `plug_${m.id.replace(/-/g, '_')}` }, own: 'login' };
+      if (format === 'shelly-gen2') return { id, kind: 'power-meter', format, equipment: m.id, mqtt: { clientId: `shellyplusplugs-${m.id}`, topic: `shellyplusplugs-${m.id}` } };
+      return { id, kind: 'power-meter', equipment: m.id };
+    }),
+    // Hot desks: Aqara PIR sensors on one Zigbee2MQTT bridge. Fixed desks: OpenFacility's own sensors.
+    { id: EXAMPLE_Z2M_BRIDGE, kind: 'zigbee-bridge', format: 'zigbee2mqtt', space: 'cowork', mqtt: { topic: 'zigbee2mqtt' } },
+    ...DESKS.map((d): DeviceShape =>
+      d.kind === 'hot'
+        ? { id: `occ-${d.id}`, kind: 'occupancy-sensor', format: 'zigbee2mqtt', desk: d.id, bridge: EXAMPLE_Z2M_BRIDGE, mqtt: { friendlyName: `desk_${d.id}` }, model: 'aqara-rtcgq11lm', own: false }
+        : { id: `occ-${d.id}`, kind: 'occupancy-sensor', desk: d.id },
+    ),
+    { id: 'occ-roadshow', kind: 'occupancy-sensor', format: 'zigbee2mqtt', space: 'roadshow', bridge: EXAMPLE_Z2M_BRIDGE, mqtt: { friendlyName: 'roadshow_room' }, model: 'sonoff-snzb-03', own: false },
   ];
 }
 
@@ -102,7 +139,10 @@ export function exampleSiteFile(opts: ExampleSiteOptions): SiteFile {
     desks: clone(DESKS),
     doors: clone(DOORS),
     equipment: clone(EQUIPMENT),
-    devices: deviceShapes().map((d): DeviceDef => ({ ...d, credentials: opts.credentialsFor(d.id) })),
+    devices: deviceShapes().map(({ own, ...d }): DeviceDef =>
+      own === false ? d : own === 'login' ? { ...d, credentials: { login: EXAMPLE_TASMOTA_LOGIN } } : { ...d, credentials: opts.credentialsFor(d.id) },
+    ),
+    logins: [{ id: EXAMPLE_TASMOTA_LOGIN, username: 'tasmota', credentials: opts.credentialsFor(`login:${EXAMPLE_TASMOTA_LOGIN}`) } satisfies LoginDef],
   };
 }
 
@@ -123,7 +163,8 @@ const SECTION_COMMENTS: Readonly<Record<string, string>> = {
   desks: ' Desks: hot (anyone may book) or fixed (assigned to a team). 工位',
   doors: ' Doors: each leads into one space. 门禁',
   equipment: ' Machines: each stands in a lab. 设备',
-  devices: ' Devices: each attaches to exactly one desk, door, machine or space (docs/site-file.md). 终端设备',
+  devices: ' Devices: each attaches to exactly one desk, door, machine or space; format says how it talks (docs/devices.md). 终端设备',
+  logins: ' Shared MQTT logins, for devices that cannot each have their own. 共享登录',
 };
 
 /**

@@ -13,11 +13,23 @@ const Name = Type.String({ minLength: 1, maxLength: 200 });
 
 export const SPACE_KINDS = ['open-space', 'lab', 'room'] as const;
 export const DESK_KINDS = ['hot', 'fixed'] as const;
-export const DEVICE_KINDS = ['badge-reader', 'door-controller', 'occupancy-sensor', 'power-meter'] as const;
+export const DEVICE_KINDS = ['badge-reader', 'door-controller', 'occupancy-sensor', 'power-meter', 'zigbee-bridge'] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
-/** Wire formats a device may speak; each has one decoder in gateway/decoders/. */
-export const DEVICE_FORMATS = ['canonical'] as const;
+/** Wire formats a device may speak; each has one decoder in gateway/decoders/ (and, where it takes commands, one encoder). */
+export const DEVICE_FORMATS = ['canonical', 'tasmota', 'shelly-gen2', 'zigbee2mqtt', 'rdm6300', 'wiegand26'] as const;
 export type DeviceFormat = (typeof DEVICE_FORMATS)[number];
+/** Formats spoken over MQTT (the device, or its bridge, is an MQTT client of the gateway). */
+export const MQTT_FORMATS: readonly DeviceFormat[] = ['canonical', 'tasmota', 'shelly-gen2', 'zigbee2mqtt'];
+/** Formats read from a serial port on the gateway machine. */
+export const SERIAL_FORMATS: readonly DeviceFormat[] = ['rdm6300', 'wiegand26'];
+/** Which formats each device kind may speak. */
+export const FORMATS_BY_KIND: Readonly<Record<DeviceKind, readonly DeviceFormat[]>> = Object.freeze({
+  'badge-reader': ['canonical', 'rdm6300', 'wiegand26'],
+  'door-controller': ['canonical'],
+  'occupancy-sensor': ['canonical', 'zigbee2mqtt'],
+  'power-meter': ['canonical', 'tasmota', 'shelly-gen2'],
+  'zigbee-bridge': ['zigbee2mqtt'],
+});
 
 const literalUnion = <T extends readonly string[]>(values: T, description: string) =>
   Type.Union(values.map((v) => Type.Literal(v)), { description }) as unknown as ReturnType<typeof Type.String> & { static: T[number] };
@@ -68,6 +80,9 @@ export const EquipmentSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A topic level or prefix chosen by a manager: no wildcards, no leading $, no empty levels. */
+const TOPIC_PATTERN = '^(?!\\$)(?!.*//)(?!/)(?!.*/$)[^+#\\u0000]{1,128}$';
+
 export const CredentialsSchema = Type.Union(
   [
     Type.Object(
@@ -78,8 +93,45 @@ export const CredentialsSchema = Type.Union(
       { secret: Type.String({ pattern: '^(env|file):.+', description: 'Reference to the secret: env:VAR or file:/path' }) },
       { additionalProperties: false },
     ),
+    Type.Object(
+      { login: Id('A shared login (logins:) for devices that cannot each have their own, e.g. a Tasmota fleet') },
+      { additionalProperties: false },
+    ),
   ],
   { description: 'How the device proves its identity over MQTT' },
+);
+
+export const LoginSchema = Type.Object(
+  {
+    id: Id('Login id, referenced by devices as credentials: { login: <id> }'),
+    username: Type.String({ minLength: 1, maxLength: 128, description: 'MQTT user name the devices send' }),
+    credentials: Type.Union(
+      [
+        Type.Object({ hash: Type.String({ pattern: '^(sha256|scrypt)\\$' }) }, { additionalProperties: false }),
+        Type.Object({ secret: Type.String({ pattern: '^(env|file):.+' }) }, { additionalProperties: false }),
+      ],
+      { description: 'The shared password: salted hash or secret reference' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const MqttIdentitySchema = Type.Object(
+  {
+    clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[^+#/\\s\\u0000]+$', description: 'MQTT client id the device uses; default its device id (Tasmota: MqttClient, Shelly: client id)' })),
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'MQTT user name; default its device id (or the login’s)' })),
+    topic: Type.Optional(Type.String({ pattern: TOPIC_PATTERN, description: 'Tasmota: its %topic%; Shelly: its topic prefix; Zigbee2MQTT bridge: its base topic (default zigbee2mqtt)' })),
+    friendlyName: Type.Optional(Type.String({ pattern: TOPIC_PATTERN, description: 'Zigbee2MQTT sensor: its friendly_name on the bridge; default its device id' })),
+  },
+  { additionalProperties: false },
+);
+
+export const SerialSchema = Type.Object(
+  {
+    path: Type.String({ minLength: 1, maxLength: 512, description: 'Serial port, e.g. /dev/ttyUSB0; a relative path is relative to the site file' }),
+    baudRate: Type.Optional(Type.Integer({ minimum: 300, maximum: 4_000_000, description: 'Default 9600' })),
+  },
+  { additionalProperties: false },
 );
 
 export const DeviceSchema = Type.Object(
@@ -91,7 +143,13 @@ export const DeviceSchema = Type.Object(
     door: Type.Optional(Id('Door the device guards')),
     equipment: Type.Optional(Id('Machine the device meters or interlocks')),
     space: Type.Optional(Id('Space the device watches (room sensors)')),
-    credentials: CredentialsSchema,
+    credentials: Type.Optional(CredentialsSchema),
+    mqtt: Type.Optional(MqttIdentitySchema),
+    bridge: Type.Optional(Id('Zigbee2MQTT sensor: the zigbee-bridge device it reports through')),
+    serial: Type.Optional(SerialSchema),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Device model, e.g. aqara-rtcgq11lm; sets model defaults such as the occupancy timeout' })),
+    occupancyTimeoutS: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 86_400, description: 'Occupancy sensors: occupied turns free this long after the last "occupied", for sensors that never report free' })),
+    silentAfterS: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 7 * 86_400, description: 'After this long without a message the device counts as offline (its state unknown)' })),
     measures: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 32 }), { maxItems: 16, description: 'Signal kinds it sends; default by kind' })),
   },
   { additionalProperties: false },
@@ -114,6 +172,7 @@ export const SiteFileSchema = Type.Object(
     doors: Type.Optional(Type.Array(DoorSchema, { maxItems: 10000 })),
     equipment: Type.Optional(Type.Array(EquipmentSchema, { maxItems: 10000 })),
     devices: Type.Optional(Type.Array(DeviceSchema, { maxItems: 100000 })),
+    logins: Type.Optional(Type.Array(LoginSchema, { maxItems: 1000 })),
   },
   { additionalProperties: false },
 );
@@ -123,6 +182,7 @@ export type DeskDef = Static<typeof DeskSchema>;
 export type DoorDef = Static<typeof DoorSchema>;
 export type EquipmentDef = Static<typeof EquipmentSchema>;
 export type DeviceDef = Static<typeof DeviceSchema>;
+export type LoginDef = Static<typeof LoginSchema>;
 export type SiteFile = Static<typeof SiteFileSchema>;
 
 export type TargetType = 'desk' | 'door' | 'equipment' | 'space';
@@ -139,7 +199,16 @@ export interface DeviceInfo {
   readonly space: string | null;
   readonly target: TargetRef | null;
   readonly measures: readonly string[];
-  readonly credentials: DeviceDef['credentials'];
+  /** Null for devices without an MQTT connection of their own (serial, bridged). */
+  readonly credentials: NonNullable<DeviceDef['credentials']> | null;
+  /** MQTT identity and topics, defaults filled in; null when the device has no connection of its own. */
+  readonly mqtt: { readonly clientId: string; readonly username: string; readonly topic: string } | null;
+  /** Zigbee2MQTT sensor: its bridge device id and friendly name. */
+  readonly bridge: { readonly device: string; readonly friendlyName: string } | null;
+  readonly serial: { readonly path: string; readonly baudRate: number } | null;
+  readonly model: string | null;
+  readonly occupancyTimeoutMs: number | null;
+  readonly silentAfterMs: number | null;
 }
 
 /** A validated site with lookup tables. Built only by validate.ts. */
@@ -152,4 +221,9 @@ export interface Site {
   readonly doors: ReadonlyMap<string, DoorDef>;
   readonly equipment: ReadonlyMap<string, EquipmentDef>;
   readonly devices: ReadonlyMap<string, DeviceInfo>;
+  readonly logins: ReadonlyMap<string, LoginDef>;
+  /** MQTT client id → device id, for the devices (and bridges) that connect themselves. */
+  readonly byClientId: ReadonlyMap<string, string>;
+  /** Bridge device id → friendly name → sensor device id. */
+  readonly bridged: ReadonlyMap<string, ReadonlyMap<string, string>>;
 }

@@ -15,15 +15,22 @@ import type { TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { KINDS_BY_DEVICE } from '../signals.js';
+import { MODEL_DEFAULTS, SILENT_AFTER_S_BY_FORMAT } from './models.js';
 import {
+  DEVICE_FORMATS,
   DEVICE_KINDS,
+  FORMATS_BY_KIND,
   ID_PATTERN,
+  MQTT_FORMATS,
+  SERIAL_FORMATS,
   SPACE_KINDS,
   SiteFileSchema,
   type DeskDef,
   type DeviceDef,
+  type DeviceFormat,
   type DeviceInfo,
   type DeviceKind,
+  type LoginDef,
   type DoorDef,
   type EquipmentDef,
   type Site,
@@ -48,6 +55,8 @@ export type SiteIssueCode =
   | 'timezone'
   | 'reserved-id'
   | 'credentials'
+  | 'format'
+  | 'duplicate-identity'
   | 'too-many-issues';
 
 export interface SiteIssue {
@@ -66,7 +75,12 @@ export const ATTACHMENTS_BY_DEVICE: Readonly<Record<DeviceKind, readonly TargetT
   'power-meter': Object.freeze(['equipment'] as const),
   'badge-reader': Object.freeze(['door', 'equipment'] as const),
   'door-controller': Object.freeze(['door'] as const),
+  // A bridge attaches to nothing, or to the space it sits in.
+  'zigbee-bridge': Object.freeze(['space'] as const),
 });
+
+/** Kinds that may be attached to nothing. */
+const UNATTACHED_OK: ReadonlySet<DeviceKind> = new Set(['zigbee-bridge']);
 
 /**
  * Device ids that cannot be used: `gateway` is the gateway's own MQTT client id
@@ -79,7 +93,7 @@ export const RESERVED_DEVICE_IDS: ReadonlySet<string> = new Set(['gateway']);
 export const MAX_REPORTED_ISSUES = 100;
 
 const TARGET_TYPES: readonly TargetType[] = ['desk', 'door', 'equipment', 'space'];
-const COLLECTIONS = ['spaces', 'desks', 'doors', 'equipment', 'devices'] as const;
+const COLLECTIONS = ['spaces', 'desks', 'doors', 'equipment', 'devices', 'logins'] as const;
 type Collection = (typeof COLLECTIONS)[number];
 const SINGULAR: Readonly<Record<Collection, string>> = {
   spaces: 'space',
@@ -87,6 +101,7 @@ const SINGULAR: Readonly<Record<Collection, string>> = {
   doors: 'door',
   equipment: 'machine',
   devices: 'device',
+  logins: 'login',
 };
 const COLLECTION_OF_TARGET: Readonly<Record<TargetType, Collection>> = {
   desk: 'desks',
@@ -492,7 +507,7 @@ function semanticIssues(root: Obj): SiteIssue[] {
     const allowed = kind === undefined ? TARGET_TYPES : ATTACHMENTS_BY_DEVICE[kind];
     const advice = allowed.map((t) => TARGET_HINT[t]).join(' or ');
     if (present.length === 0) {
-      add(['devices', i], 'attachment', `is not attached to anything; add ${advice}`);
+      if (kind === undefined || !UNATTACHED_OK.has(kind)) add(['devices', i], 'attachment', `is not attached to anything; add ${advice}`);
     } else if (present.length > 1) {
       add(['devices', i], 'attachment', `has ${present.map((t) => `${t}:`).join(' and ')}; a device attaches to exactly one thing, keep one`);
     } else {
@@ -533,6 +548,8 @@ function semanticIssues(root: Obj): SiteIssue[] {
       });
     }
 
+    connectionIssues(dev, i, kind, index, add);
+
     const cred = dev.credentials;
     if (isObj(cred)) {
       const hash = str(cred, 'hash');
@@ -555,7 +572,85 @@ function semanticIssues(root: Obj): SiteIssue[] {
       }
     }
   }
+  identityIssues(root, add);
   return issues;
+}
+
+type AddIssue = (path: SitePath, code: SiteIssueCode, message: string) => void;
+
+/** How a device connects: its format against its kind, and the settings each format needs. */
+function connectionIssues(dev: Obj, i: number, kind: DeviceKind | undefined, index: Record<Collection, Map<string, Obj>>, add: AddIssue): void {
+  const format = ((DEVICE_FORMATS as readonly unknown[]).includes(dev.format) ? dev.format : dev.format === undefined ? 'canonical' : undefined) as DeviceFormat | undefined;
+  if (format === undefined || kind === undefined) return;
+  const formats = FORMATS_BY_KIND[kind];
+  if (!formats.includes(format)) {
+    add(['devices', i, 'format'], 'format', `${a(kind)} cannot speak ${format}; it may be ${formats.join(', ')}`);
+    return;
+  }
+  const has = (k: string) => dev[k] !== undefined;
+  const serial = SERIAL_FORMATS.includes(format);
+  const bridged = format === 'zigbee2mqtt' && kind !== 'zigbee-bridge';
+  if (serial) {
+    if (!has('serial')) add(['devices', i], 'format', `reads cards over a serial port (${format}); add serial: { path: /dev/ttyUSB0, baudRate: 9600 }`);
+    for (const k of ['credentials', 'mqtt', 'bridge']) if (has(k)) add(['devices', i, k], 'format', `a serial ${format} reader has no ${k}; remove it`);
+    return;
+  }
+  if (has('serial')) add(['devices', i, 'serial'], 'format', `only rdm6300 and wiegand26 readers use a serial port; remove serial: or set the format`);
+  if (bridged) {
+    if (!has('bridge')) add(['devices', i], 'format', 'reports through a Zigbee2MQTT bridge; add bridge: <id of its zigbee-bridge device>');
+    else if (isId(dev.bridge)) {
+      const b = index.devices.get(dev.bridge);
+      if (!b) add(['devices', i, 'bridge'], 'unknown-reference', `there is no device "${dev.bridge}"; add a device of kind zigbee-bridge with that id`);
+      else if (b.kind !== 'zigbee-bridge') add(['devices', i, 'bridge'], 'format', `"${dev.bridge}" is ${a(String(b.kind))}, not a zigbee-bridge`);
+    }
+    if (has('credentials')) add(['devices', i, 'credentials'], 'format', 'a bridged sensor has no MQTT login of its own (its bridge has); remove credentials');
+    if (isObj(dev.mqtt) && Object.keys(dev.mqtt).some((k) => k !== 'friendlyName')) {
+      add(['devices', i, 'mqtt'], 'format', 'a bridged sensor takes only mqtt: { friendlyName: … }');
+    }
+    return;
+  }
+  if (has('bridge')) add(['devices', i, 'bridge'], 'format', 'only Zigbee2MQTT sensors report through a bridge; remove bridge:');
+  if (!has('credentials')) add(['devices', i], 'credentials', `connects over MQTT (${format}); add credentials: { hash: … }, { secret: env:… } or { login: <shared login id> }`);
+  if (isObj(dev.credentials) && isId(dev.credentials.login) && !index.logins.has(dev.credentials.login)) {
+    add(['devices', i, 'credentials', 'login'], 'unknown-reference', `there is no login "${dev.credentials.login}"; define it under logins:`);
+  }
+  if (isObj(dev.mqtt) && dev.mqtt.friendlyName !== undefined) add(['devices', i, 'mqtt', 'friendlyName'], 'format', 'friendlyName is for Zigbee2MQTT sensors only');
+  if (isObj(dev.mqtt) && dev.mqtt.topic !== undefined && format === 'canonical') add(['devices', i, 'mqtt', 'topic'], 'format', 'canonical devices use the fac/v1/<site>/d/<device> topics; remove topic');
+  if (has('occupancyTimeoutS') && kind !== 'occupancy-sensor') add(['devices', i, 'occupancyTimeoutS'], 'format', 'only occupancy sensors have an occupancy timeout');
+}
+
+/** MQTT identities must be unambiguous: client ids, topics, friendly names, serial ports. */
+function identityIssues(root: Obj, add: AddIssue): void {
+  const seen = new Map<string, string>();
+  const claim = (key: string, path: SitePath, what: string, owner: string) => {
+    const other = seen.get(key);
+    if (other !== undefined) add(path, 'duplicate-identity', `${what} is already used by device "${other}"; each device needs its own`);
+    else seen.set(key, owner);
+  };
+  for (const [i, dev] of entries(root, 'devices')) {
+    const id = str(dev, 'id');
+    if (id === undefined) continue;
+    const format = (typeof dev.format === 'string' ? dev.format : 'canonical') as DeviceFormat;
+    const mqtt = isObj(dev.mqtt) ? dev.mqtt : {};
+    const bridged = format === 'zigbee2mqtt' && dev.kind !== 'zigbee-bridge';
+    if (SERIAL_FORMATS.includes(format)) {
+      if (isObj(dev.serial) && typeof dev.serial.path === 'string') claim(`serial:${dev.serial.path}`, ['devices', i, 'serial', 'path'], `serial port ${dev.serial.path}`, id);
+    } else if (bridged) {
+      const name = typeof mqtt.friendlyName === 'string' ? mqtt.friendlyName : id;
+      claim(`z2m:${String(dev.bridge)}:${name}`, ['devices', i, 'mqtt'], `friendly name "${name}" on bridge "${String(dev.bridge)}"`, id);
+    } else if (MQTT_FORMATS.includes(format)) {
+      const clientId = typeof mqtt.clientId === 'string' ? mqtt.clientId : id;
+      claim(`client:${clientId}`, ['devices', i, 'mqtt'], `MQTT client id "${clientId}"`, id);
+      if (format !== 'canonical') {
+        const topic = typeof mqtt.topic === 'string' ? mqtt.topic : defaultTopic(format, id);
+        claim(`topic:${format}:${topic}`, ['devices', i, 'mqtt'], `${format} topic "${topic}"`, id);
+      }
+    }
+  }
+}
+
+function defaultTopic(format: DeviceFormat, id: string): string {
+  return format === 'zigbee2mqtt' ? 'zigbee2mqtt' : id;
 }
 
 function isTimeZone(tz: string): boolean {
@@ -608,7 +703,13 @@ function byId<T extends { id: string }>(list: readonly T[] | undefined): FrozenM
   return new FrozenMap((list ?? []).map((item) => [item.id, item] as const));
 }
 
-function resolveDevice(dev: DeviceDef, desks: ReadonlyMap<string, DeskDef>, doors: ReadonlyMap<string, DoorDef>, equipment: ReadonlyMap<string, EquipmentDef>): DeviceInfo {
+function resolveDevice(
+  dev: DeviceDef,
+  desks: ReadonlyMap<string, DeskDef>,
+  doors: ReadonlyMap<string, DoorDef>,
+  equipment: ReadonlyMap<string, EquipmentDef>,
+  logins: ReadonlyMap<string, LoginDef>,
+): DeviceInfo {
   let target: TargetRef | null = null;
   let space: string | null = null;
   if (dev.desk !== undefined) {
@@ -624,14 +725,33 @@ function resolveDevice(dev: DeviceDef, desks: ReadonlyMap<string, DeskDef>, door
     target = { type: 'space', id: dev.space };
     space = dev.space;
   }
+  const format = dev.format ?? 'canonical';
+  const bridged = format === 'zigbee2mqtt' && dev.kind !== 'zigbee-bridge';
+  const connects = MQTT_FORMATS.includes(format) && !bridged;
+  const login = dev.credentials && 'login' in dev.credentials ? logins.get(dev.credentials.login) : undefined;
+  const model = dev.model !== undefined ? MODEL_DEFAULTS[dev.model.toLowerCase()] : undefined;
+  const occupancyTimeoutS = dev.occupancyTimeoutS ?? (dev.kind === 'occupancy-sensor' ? model?.occupancyTimeoutS : undefined);
+  const silentAfterS = dev.silentAfterS ?? model?.silentAfterS ?? SILENT_AFTER_S_BY_FORMAT[format];
   return deepFreeze({
     id: dev.id,
     kind: dev.kind,
-    format: dev.format ?? 'canonical',
+    format,
     space,
     target,
     measures: [...(dev.measures ?? KINDS_BY_DEVICE[dev.kind])],
-    credentials: dev.credentials,
+    credentials: dev.credentials ?? null,
+    mqtt: connects
+      ? {
+          clientId: dev.mqtt?.clientId ?? dev.id,
+          username: dev.mqtt?.username ?? login?.username ?? dev.id,
+          topic: dev.mqtt?.topic ?? defaultTopic(format, dev.id),
+        }
+      : null,
+    bridge: bridged && dev.bridge !== undefined ? { device: dev.bridge, friendlyName: dev.mqtt?.friendlyName ?? dev.id } : null,
+    serial: dev.serial ? { path: dev.serial.path, baudRate: dev.serial.baudRate ?? 9600 } : null,
+    model: dev.model ?? null,
+    occupancyTimeoutMs: occupancyTimeoutS !== undefined ? occupancyTimeoutS * 1000 : null,
+    silentAfterMs: silentAfterS !== undefined ? silentAfterS * 1000 : null,
   });
 }
 
@@ -640,7 +760,17 @@ function buildSite(file: SiteFile): Site {
   const desks = byId<DeskDef>(file.desks);
   const doors = byId<DoorDef>(file.doors);
   const equipment = byId<EquipmentDef>(file.equipment);
-  const devices = new FrozenMap((file.devices ?? []).map((d) => [d.id, resolveDevice(d, desks, doors, equipment)] as const));
+  const logins = byId<LoginDef>(file.logins);
+  const devices = new FrozenMap((file.devices ?? []).map((d) => [d.id, resolveDevice(d, desks, doors, equipment, logins)] as const));
+  const byClientId = new FrozenMap([...devices.values()].filter((d) => d.mqtt !== null).map((d) => [d.mqtt!.clientId, d.id] as const));
+  const bridgedMaps = new Map<string, Map<string, string>>();
+  for (const d of devices.values()) {
+    if (!d.bridge) continue;
+    let m = bridgedMaps.get(d.bridge.device);
+    if (!m) bridgedMaps.set(d.bridge.device, (m = new Map()));
+    m.set(d.bridge.friendlyName, d.id);
+  }
+  const bridged = new FrozenMap([...bridgedMaps].map(([k, v]) => [k, new FrozenMap(v) as ReadonlyMap<string, string>] as const));
   return Object.freeze({
     file,
     id: file.site.id,
@@ -650,6 +780,9 @@ function buildSite(file: SiteFile): Site {
     doors,
     equipment,
     devices,
+    logins,
+    byClientId,
+    bridged,
   });
 }
 

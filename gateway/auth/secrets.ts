@@ -155,35 +155,47 @@ export class DeviceCredentialVerifier {
 
   constructor(site: Site, deps: SecretRefDeps = { env: process.env, readFile: (path) => readFileSync(path) }) {
     const problems: string[] = [];
-    for (const device of site.devices.values()) {
-      const cred = device.credentials;
+    const checkFor = (what: string, cred: { hash: string } | { secret: string }): Check | undefined => {
       if ('hash' in cred) {
         const parsed = parseCredentialHash(cred.hash);
-        this.checks.set(device.id, { type: 'hash', stored: cred.hash, slow: parsed.ok && parsed.value.algorithm === 'scrypt' });
-      } else {
-        try {
-          this.checks.set(device.id, { type: 'secret', digest: digest(Buffer.from(resolveSecretRef(cred.secret, deps.env, deps.readFile), 'utf8')) });
-        } catch (err) {
-          problems.push(`device "${device.id}": ${(err as Error).message}`);
-        }
+        return { type: 'hash', stored: cred.hash, slow: parsed.ok && parsed.value.algorithm === 'scrypt' };
       }
+      try {
+        return { type: 'secret', digest: digest(Buffer.from(resolveSecretRef(cred.secret, deps.env, deps.readFile), 'utf8')) };
+      } catch (err) {
+        problems.push(`${what}: ${(err as Error).message}`);
+        return undefined;
+      }
+    };
+    const loginChecks = new Map<string, Check>();
+    for (const login of site.logins.values()) {
+      const c = checkFor(`login "${login.id}"`, login.credentials);
+      if (c) loginChecks.set(login.id, c);
+    }
+    for (const device of site.devices.values()) {
+      const cred = device.credentials;
+      if (cred === null) continue; // serial readers and bridged sensors have no login of their own
+      // Devices sharing a login share its check (and, for scrypt, its cache entry).
+      const c = 'login' in cred ? loginChecks.get(cred.login) : checkFor(`device "${device.id}"`, cred);
+      if (c) this.checks.set(device.id, c);
     }
     if (problems.length > 0) {
       throw new Error(`cannot resolve ${problems.length} device secret reference${problems.length === 1 ? '' : 's'} in the site file:\n  ${problems.join('\n  ')}`);
     }
   }
 
+  /** Checks the password of a device (against its own credentials or its shared login's). */
   verify(deviceId: string, password: Buffer | undefined): boolean {
     const check = this.checks.get(deviceId);
     if (check === undefined || password === undefined) return false;
     if (check.type === 'secret') return timingSafeEqual(digest(password), check.digest);
     if (!check.slow) return verifySecret(check.stored, password);
     const keyed = createHmac('sha256', this.cacheKey).update(password).digest();
-    const known = this.slowCache.get(deviceId);
+    const known = this.slowCache.get(check.stored);
     // The site's hash is fixed for this verifier's life: only one password matches it.
     if (known !== undefined) return timingSafeEqual(keyed, known);
     if (!verifySecret(check.stored, password)) return false;
-    this.slowCache.set(deviceId, keyed);
+    this.slowCache.set(check.stored, keyed);
     return true;
   }
 }
@@ -192,15 +204,17 @@ export class DeviceCredentialVerifier {
 // The device secrets file
 // ---------------------------------------------------------------------------
 
-/** What provisioning flashes into devices: each device's plaintext secret. Private (mode 0600). */
+/** What provisioning flashes into devices: each device's plaintext secret, and shared logins' passwords. Private (mode 0600). */
 export interface DeviceSecretsFile {
   readonly version: 1;
   readonly site: string;
   readonly devices: Readonly<Record<string, string>>;
+  /** Shared login id → password (devices with credentials: { login }). */
+  readonly logins?: Readonly<Record<string, string>>;
 }
 
 const ID_RE = new RegExp(ID_PATTERN);
-const SHAPE = '{ "version": 1, "site": "<site id>", "devices": { "<device id>": "<secret>" } }';
+const SHAPE = '{ "version": 1, "site": "<site id>", "devices": { "<device id>": "<secret>" }, "logins": { "<login id>": "<password>" } }';
 
 /** Checks a decoded secrets file; throws one Error listing every problem. `source` labels the messages. */
 export function checkSecretsFile(data: unknown, source: string): DeviceSecretsFile {
@@ -212,7 +226,7 @@ export function checkSecretsFile(data: unknown, source: string): DeviceSecretsFi
   if (obj.version !== 1) problems.push(`"version" must be 1, found ${JSON.stringify(obj.version) ?? 'nothing'}`);
   if (typeof obj.site !== 'string' || !ID_RE.test(obj.site)) problems.push(`"site" must be the site id, found ${JSON.stringify(obj.site) ?? 'nothing'}`);
   for (const key of Object.keys(obj)) {
-    if (!['version', 'site', 'devices'].includes(key)) problems.push(`unknown field "${key}"`);
+    if (!['version', 'site', 'devices', 'logins'].includes(key)) problems.push(`unknown field "${key}"`);
   }
   const devices = obj.devices;
   if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) {
@@ -223,8 +237,22 @@ export function checkSecretsFile(data: unknown, source: string): DeviceSecretsFi
       if (typeof secret !== 'string' || secret === '') problems.push(`devices.${id}: the secret must be a non-empty string`);
     }
   }
+  const logins = obj.logins;
+  if (logins !== undefined) {
+    if (typeof logins !== 'object' || logins === null || Array.isArray(logins)) problems.push('"logins" must be an object mapping login id to password');
+    else
+      for (const [id, secret] of Object.entries(logins as Record<string, unknown>)) {
+        if (!ID_RE.test(id)) problems.push(`logins: "${id}" is not a valid login id`);
+        if (typeof secret !== 'string' || secret === '') problems.push(`logins.${id}: the password must be a non-empty string`);
+      }
+  }
   if (problems.length > 0) throw new Error(`${source}: invalid device secrets file:\n  ${problems.join('\n  ')}\nexpected ${SHAPE}`);
-  return { version: 1, site: obj.site as string, devices: { ...(devices as Record<string, string>) } };
+  return {
+    version: 1,
+    site: obj.site as string,
+    devices: { ...(devices as Record<string, string>) },
+    ...(logins !== undefined && { logins: { ...(logins as Record<string, string>) } }),
+  };
 }
 
 /** Parses the text of a secrets file. */

@@ -5,27 +5,23 @@
  * - Connection level: a global connection-rate limit, a per-address back-off
  *   after failed logins, TCP_NODELAY, and a maximum packet size enforced before
  *   aedes buffers anything (./packet-guard.ts).
- * - CONNECT: client id = user name = device id, a safe id, a known device with
- *   valid credentials; a will may only be the device's own status topic.
- * - PUBLISH: the topic ACL (core/protocol/acl.ts), a per-device rate limit, and
- *   then the ingress, which holds the PUBACK until the journal commit is durable.
+ * - CONNECT: a safe client id naming a device of the site (its configured client
+ *   id), the user name of that device (or of its shared login), valid
+ *   credentials; a will may only be the device's own availability topic.
+ * - PUBLISH: the access rules of the device's wire format (gateway/decoders/,
+ *   one per format), a per-device rate limit, and then the ingress, which holds
+ *   the PUBACK until the journal commit is durable.
  * - SUBSCRIBE/forward: a device hears only its own command topics.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
-import {
-  ACL_REASON_TEXT,
-  authorizeDeviceForward,
-  authorizeDeviceSubscribe,
-  compileDevicePolicy,
-  isSafeClientId,
-  type DevicePublishPolicy,
-} from '../../core/protocol/acl.js';
-import { gatewayStatusTopic, uplinkTopic } from '../../core/protocol/topics.js';
+import { ACL_REASON_TEXT, isSafeClientId } from '../../core/protocol/acl.js';
+import { gatewayStatusTopic } from '../../core/protocol/topics.js';
 import { TokenBucket } from '../../core/rate.js';
 import type { DeviceInfo, Site } from '../../core/site/model.js';
+import { mqttDecoder, type ConnectionPolicy } from '../decoders/index.js';
 import type { SignalIngress } from '../ingress/signal-ingress.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { guardPacketSize } from './packet-guard.js';
@@ -62,7 +58,7 @@ export interface BrokerOptions {
 
 interface DeviceSession {
   readonly device: DeviceInfo;
-  readonly policy: DevicePublishPolicy;
+  readonly policy: ConnectionPolicy;
   readonly bucket: TokenBucket;
 }
 
@@ -216,6 +212,12 @@ export class MqttBroker {
     this.aedes!.handle(socket);
   }
 
+  /** The device a client id belongs to (client id = device id for canonical devices; configurable for others). */
+  private deviceFor(clientId: string): DeviceInfo | undefined {
+    const id = this.opts.site.byClientId.get(clientId);
+    return id === undefined ? undefined : this.opts.site.devices.get(id);
+  }
+
   private preConnect(client: Client, packet: ConnectPacket, cb: (err: Error | null, ok: boolean) => void): void {
     const { metrics, site } = this.opts;
     if (!isSafeClientId(packet.clientId)) {
@@ -223,10 +225,14 @@ export class MqttBroker {
       cb(new Error('client id must be a device id: no +, #, /, NUL or spaces'), false);
       return;
     }
-    if (packet.will && packet.will.topic !== uplinkTopic(site.id, packet.clientId, 'status')) {
-      metrics.connRefused.labels('bad_will').inc();
-      cb(new Error(`a will may only be the device's own status topic`), false);
-      return;
+    if (packet.will) {
+      // A will may only announce the device's own availability; an unknown client may have none.
+      const device = this.deviceFor(packet.clientId);
+      if (!device || !mqttDecoder(device.format).connection(device, site).willAllowed(packet.will.topic)) {
+        metrics.connRefused.labels('bad_will').inc();
+        cb(new Error(`a will may only be the device's own availability topic`), false);
+        return;
+      }
     }
     void client;
     cb(null, true);
@@ -236,7 +242,7 @@ export class MqttBroker {
     const { site, metrics, limits, clock } = this.opts;
     const refuse = (reason: string, message: string, code: 2 | 4 | 5) => {
       metrics.connRefused.labels(reason).inc();
-      const address = client.conn && 'remoteAddress' in client.conn ? String((client.conn).remoteAddress) : 'unknown';
+      const address = client.conn && 'remoteAddress' in client.conn ? String(client.conn.remoteAddress) : 'unknown';
       let bucket = this.authFailures.get(address);
       if (!bucket) {
         if (this.authFailures.size > 10_000) this.authFailures.clear();
@@ -245,17 +251,20 @@ export class MqttBroker {
       }
       bucket.take(clock.now());
       this.opts.logger.info({ client: client.id, username, reason }, 'mqtt connection refused');
-      cb(new BrokerRefusal(message, code), null);
+      cb(new BrokerRefusal(message, code) as unknown as AuthenticateError, null);
     };
     if (username === undefined || username === '') return refuse('anonymous', 'anonymous clients are not allowed', 4);
-    // Identity binding: a device connects only as itself, so no device can take over another's session.
-    if (username !== client.id) return refuse('id_mismatch', 'client id must equal the user name (the device id)', 2);
-    const device = site.devices.get(username);
-    if (!device) return refuse('unknown_device', 'unknown device', 4);
+    const device = this.deviceFor(client.id);
+    // Identity binding: the client id names the device, and the user name must be that device's
+    // (its own, or its shared login's), so no client can take over another device's session.
+    if (!device || !device.mqtt) {
+      return site.devices.has(username) ? refuse('id_mismatch', 'client id must be the device’s configured client id', 2) : refuse('unknown_device', 'unknown device', 4);
+    }
+    if (username !== device.mqtt.username) return refuse('id_mismatch', 'user name does not belong to this client id', 2);
     if (!this.opts.verifyCredentials(device.id, password)) return refuse('bad_credentials', 'bad user name or password', 4);
     this.sessions.set(client, {
       device,
-      policy: compileDevicePolicy(site.id, device),
+      policy: mqttDecoder(device.format).connection(device, site),
       bucket: new TokenBucket(limits.devicePublishRatePerSec, limits.devicePublishBurst, clock.now()),
     });
     cb(null, true);
@@ -269,10 +278,11 @@ export class MqttBroker {
       cb(new Error('not authenticated'));
       return;
     }
-    const decision = session.policy.authorize(packet.topic, packet.retain);
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const decision = session.policy.publish(packet.topic, packet.retain);
     if (!decision.ok) {
       metrics.aclDenied.labels('publish', decision.reason).inc();
-      ingress.rejectUnrouted(session.device.id, packet.topic, `acl_${decision.reason}`, ACL_REASON_TEXT[decision.reason], packet.payload as Buffer);
+      ingress.rejectUnrouted(session.device.id, packet.topic, `acl_${decision.reason}`, ACL_REASON_TEXT[decision.reason], payload);
       logger.warn({ device: session.device.id, topic: packet.topic, reason: decision.reason }, 'publish refused by ACL: client disconnected');
       cb(new Error(`publish refused: ${ACL_REASON_TEXT[decision.reason]}`));
       return;
@@ -283,13 +293,17 @@ export class MqttBroker {
       cb(new Error('publish rate limit exceeded'));
       return;
     }
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    ingress.accept(session.device, decision.channel, packet.topic, payload, (err) => cb(err));
+    if (decision.route === null) {
+      metrics.ignored.labels(decision.ignored ?? 'not_recorded').inc();
+      cb(null);
+      return;
+    }
+    ingress.accept(decision.route.device, decision.route.channel, packet.topic, payload, (err) => cb(err));
   }
 
   private authorizeSubscribe(client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
     const session = this.sessions.get(client);
-    if (session && authorizeDeviceSubscribe(this.opts.site.id, session.device.id, sub.topic)) {
+    if (session?.policy.subscribe(sub.topic)) {
       cb(null, sub);
       return;
     }
@@ -299,7 +313,6 @@ export class MqttBroker {
 
   private authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
     const session = this.sessions.get(client);
-    if (session && authorizeDeviceForward(this.opts.site.id, session.device.id, packet.topic)) return packet;
-    return null;
+    return session?.policy.forward(packet.topic) ? packet : null;
   }
 }

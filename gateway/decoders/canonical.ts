@@ -13,16 +13,33 @@ import {
   type PowerPayload,
   type StatusPayload,
 } from '../../core/protocol/canonical.js';
-import { UPLINK_CHANNELS, type UplinkChannel } from '../../core/protocol/topics.js';
+import { authorizeDeviceForward, authorizeDeviceSubscribe, compileDevicePolicy } from '../../core/protocol/acl.js';
+import { UPLINK_CHANNELS, uplinkTopic, type UplinkChannel } from '../../core/protocol/topics.js';
 import { idempotenceKey, type CredentialFormat, type Signal } from '../../core/signals.js';
-import { deviceTimeUsable, type DecodeContext, type DecodeResult, type Decoder } from './types.js';
+import { deviceTimeUsable, type DecodeContext, type DecodeResult, type MqttDecoder } from './types.js';
 
 const CHECKS = Object.fromEntries(UPLINK_CHANNELS.map((c) => [c, TypeCompiler.Compile(PAYLOAD_SCHEMAS[c])])) as Record<
   UplinkChannel,
   TypeCheck<TSchema>
 >;
 
-export const canonicalDecoder: Decoder = {
+export const canonicalDecoder: MqttDecoder = {
+  transport: 'mqtt',
+
+  connection(device, site) {
+    const policy = compileDevicePolicy(site.id, device);
+    const will = uplinkTopic(site.id, device.id, 'status');
+    return {
+      willAllowed: (topic) => topic === will,
+      publish: (topic, retain) => {
+        const d = policy.authorize(topic, retain);
+        return d.ok ? { ok: true, route: { device, channel: d.channel } } : d;
+      },
+      subscribe: (filter) => authorizeDeviceSubscribe(site.id, device.id, filter),
+      forward: (topic) => authorizeDeviceForward(site.id, device.id, topic),
+    };
+  },
+
   decode(channel: string, payload: Buffer, ctx: DecodeContext): DecodeResult {
     if (payload.length > MAX_CANONICAL_PAYLOAD_BYTES) {
       return { ok: false, reason: 'payload_too_large', detail: `${payload.length} bytes; canonical payloads are at most ${MAX_CANONICAL_PAYLOAD_BYTES}` };

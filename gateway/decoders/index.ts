@@ -1,10 +1,23 @@
 /** Dispatch table: one decoder per wire format named in the site file. */
 import type { DeviceFormat } from '../../core/site/model.js';
 import { canonicalDecoder } from './canonical.js';
-import type { Decoder } from './types.js';
+import type { Decoder, MqttDecoder, SerialDecoder } from './types.js';
 
-export const DECODERS: Readonly<Record<DeviceFormat, Decoder>> = Object.freeze({
+export const DECODERS: Readonly<Partial<Record<DeviceFormat, Decoder>>> = Object.freeze({
   canonical: canonicalDecoder,
 });
 
-export type { DecodeContext, DecodeResult, Decoder, RejectReason } from './types.js';
+/** The MQTT decoder of a format; throws for serial formats (a site-file validation bug if reached). */
+export function mqttDecoder(format: DeviceFormat): MqttDecoder {
+  const d = DECODERS[format];
+  if (!d || d.transport !== 'mqtt') throw new Error(`no MQTT decoder for format ${format}`);
+  return d;
+}
+
+export function serialDecoder(format: DeviceFormat): SerialDecoder {
+  const d = DECODERS[format];
+  if (!d || d.transport !== 'serial') throw new Error(`no serial decoder for format ${format}`);
+  return d;
+}
+
+export type { ConnectionPolicy, DecodeContext, DecodeResult, Decoder, MqttDecoder, PublishDecision, RejectReason, Route, SerialDecoder } from './types.js';

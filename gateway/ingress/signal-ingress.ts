@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
 import { classOf, type Signal, type SignalClass } from '../../core/signals.js';
 import type { DeviceInfo } from '../../core/site/model.js';
-import { DECODERS } from '../decoders/index.js';
+import { mqttDecoder } from '../decoders/index.js';
 import type { Journal } from '../journal/journal.js';
 import type { GatewayMetrics } from '../metrics.js';
 
@@ -52,11 +52,12 @@ export class SignalIngress {
     const { metrics, journal } = this.opts;
     this.child(this.receivedBy, metrics.received, channel).inc();
     const receivedAt = this.opts.clock.now();
-    const result = DECODERS[device.format].decode(channel, payload, {
+    const result = mqttDecoder(device.format).decode(channel, payload, {
       site: this.opts.site,
       device,
+      topic,
       receivedAt,
-      messageId: `${this.runId}.${++this.counter}`,
+      messageId: this.nextMessageId(),
       maxPastMs: this.opts.maxPastMs,
       maxFutureMs: this.opts.maxFutureMs,
     });
@@ -67,7 +68,12 @@ export class SignalIngress {
       cb(null);
       return;
     }
-    const signals = result.signals;
+    this.record(result.signals, cb);
+  }
+
+  /** Journals signals (from a decoder, or made by the gateway itself); cb after they are durable. */
+  record(signals: readonly Signal[], cb: IngressCallback): void {
+    const { metrics, journal } = this.opts;
     let remaining = signals.length;
     let failed: Error | null = null;
     if (remaining === 0) {
@@ -88,6 +94,11 @@ export class SignalIngress {
         if (--remaining === 0) cb(failed);
       });
     }
+  }
+
+  /** A run-unique id for signals the gateway makes itself (timeouts, serial reads). */
+  nextMessageId(): string {
+    return `${this.runId}.${++this.counter}`;
   }
 
   /** Messages on topics outside the scheme from an authenticated device are refused by the ACL, never decoded. */

@@ -1,47 +1,22 @@
 /**
- * Test fixtures: a `Site` built straight from a `SiteFile` literal, without
- * core/site/validate.ts (tests of other parts should not depend on the
- * validator's details). Assumes the literal is valid; resolves targets and
- * default measures the way the site model describes them.
+ * Test fixtures: a `Site` built from a `SiteFile` literal through the real
+ * validator (core/site/validate.ts), so fixtures can never drift from what a
+ * site file produces.
  */
-import type { DeviceDef, DeviceInfo, Site, SiteFile, TargetRef } from '../../core/site/model.js';
-import { KINDS_BY_DEVICE } from '../../core/signals.js';
+import type { Site, SiteFile } from '../../core/site/model.js';
+import { formatSiteIssue, validateSite } from '../../core/site/validate.js';
 
 function byId<T extends { readonly id: string }>(items: readonly T[] | undefined): ReadonlyMap<string, T> {
   return new Map((items ?? []).map((i) => [i.id, i] as const));
 }
 
 export function siteFromFile(file: SiteFile): Site {
-  const spaces = byId(file.spaces);
-  const desks = byId(file.desks);
-  const doors = byId(file.doors);
-  const equipment = byId(file.equipment);
-  const resolve = (d: DeviceDef): { target: TargetRef | null; space: string | null } => {
-    if (d.desk !== undefined) return { target: { type: 'desk', id: d.desk }, space: desks.get(d.desk)?.space ?? null };
-    if (d.door !== undefined) return { target: { type: 'door', id: d.door }, space: doors.get(d.door)?.space ?? null };
-    if (d.equipment !== undefined) return { target: { type: 'equipment', id: d.equipment }, space: equipment.get(d.equipment)?.space ?? null };
-    if (d.space !== undefined) return { target: { type: 'space', id: d.space }, space: d.space };
-    return { target: null, space: null };
-  };
-  const devices = new Map<string, DeviceInfo>(
-    (file.devices ?? []).map((d) => {
-      const { target, space } = resolve(d);
-      const info: DeviceInfo = Object.freeze({
-        id: d.id,
-        kind: d.kind,
-        format: d.format ?? 'canonical',
-        space,
-        target,
-        measures: d.measures ?? [...KINDS_BY_DEVICE[d.kind]],
-        credentials: d.credentials,
-      });
-      return [d.id, info] as const;
-    }),
-  );
-  return { file, id: file.site.id, timezone: file.site.timezone, spaces, desks, doors, equipment, devices };
+  const r = validateSite(file);
+  if (!r.ok) throw new Error(`fixture site is invalid:\n${r.errors.map(formatSiteIssue).join('\n')}`);
+  return r.site;
 }
 
-const CRED = { hash: 'sha256$fixture$0000' } as const;
+const CRED = { secret: 'env:FIXTURE_DEVICE_SECRET' } as const;
 
 export interface ExampleSiteOptions {
   readonly id?: string;

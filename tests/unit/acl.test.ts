@@ -7,8 +7,9 @@ import {
   isSafeClientId,
 } from '../../core/protocol/acl.js';
 import type { DeviceInfo } from '../../core/site/model.js';
+import { deviceInfo } from '../harness/device-info.js';
 
-const desk: DeviceInfo = {
+const desk: DeviceInfo = deviceInfo({
   id: 'desk-01',
   kind: 'occupancy-sensor',
   format: 'canonical',
@@ -16,7 +17,7 @@ const desk: DeviceInfo = {
   target: { type: 'desk', id: 'D01' },
   measures: ['occupancy', 'health'],
   credentials: { secret: 'env:X' },
-};
+});
 const allowed = allowedChannels(desk);
 const pub = (topic: string, retain = false) => authorizeDevicePublish('demo', desk, allowed, topic, retain);
 

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { canonicalDecoder, normaliseCard } from '../../gateway/decoders/canonical.js';
 import type { DecodeContext } from '../../gateway/decoders/types.js';
 import type { DeviceInfo } from '../../core/site/model.js';
+import { deviceInfo } from '../harness/device-info.js';
 
-const device: DeviceInfo = {
+const device: DeviceInfo = deviceInfo({
   id: 'plug-laser1',
   kind: 'power-meter',
   format: 'canonical',
@@ -11,9 +12,9 @@ const device: DeviceInfo = {
   target: { type: 'equipment', id: 'laser1' },
   measures: ['power', 'health'],
   credentials: { secret: 'env:X' },
-};
+});
 const NOW = Date.UTC(2026, 10, 25, 9, 0, 0);
-const ctx: DecodeContext = { site: 'demo', device, receivedAt: NOW, messageId: 'r.1', maxPastMs: 86_400_000, maxFutureMs: 300_000 };
+const ctx: DecodeContext = { site: 'demo', device, topic: 'fac/v1/demo/d/plug-laser1/power', receivedAt: NOW, messageId: 'r.1', maxPastMs: 86_400_000, maxFutureMs: 300_000 };
 const dec = (channel: string, body: unknown) =>
   canonicalDecoder.decode(channel, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), ctx);
 

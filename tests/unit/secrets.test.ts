@@ -248,12 +248,22 @@ describe('initSite and loadSiteFile', () => {
     const secrets = await readSecretsFile(secretsPath);
     expect(site.id).toBe('shenzhen-1');
     expect(secrets.site).toBe('shenzhen-1');
-    expect(Object.keys(secrets.devices).sort()).toEqual([...site.devices.keys()].sort());
+    // Every device with its own login has a secret; serial readers and bridged sensors have none.
+    const own = [...site.devices.values()].filter((d) => d.credentials !== null && 'hash' in d.credentials);
+    expect(Object.keys(secrets.devices).sort()).toEqual(own.map((d) => d.id).sort());
     const verifier = new DeviceCredentialVerifier(site, { env: {}, readFile: () => '' });
-    for (const [id, device] of site.devices) {
-      const secret = secrets.devices[id]!;
-      expect('hash' in device.credentials && verifySecret(device.credentials.hash, secret)).toBe(true);
-      expect(verifier.verify(id, Buffer.from(secret))).toBe(true);
+    for (const device of own) {
+      const secret = secrets.devices[device.id]!;
+      expect(device.credentials !== null && 'hash' in device.credentials && verifySecret(device.credentials.hash, secret)).toBe(true);
+      expect(verifier.verify(device.id, Buffer.from(secret))).toBe(true);
+    }
+    // Devices on a shared login verify with the login's password.
+    const shared = [...site.devices.values()].filter((d) => d.credentials !== null && 'login' in d.credentials);
+    expect(shared.length).toBeGreaterThan(0);
+    for (const device of shared) {
+      const login = (device.credentials as { login: string }).login;
+      expect(verifier.verify(device.id, Buffer.from(secrets.logins![login]!))).toBe(true);
+      expect(verifier.verify(device.id, Buffer.from('wrong'))).toBe(false);
     }
     // Secrets never appear in the site file.
     const text = await readFile(sitePath, 'utf8');

@@ -1,0 +1,22 @@
+/** One simulated device family per wire format. */
+import type { DeviceFormat } from '../../core/site/model.js';
+import { CanonicalDevice } from './canonical.js';
+import type { SimDeviceFactory } from './types.js';
+
+export const SIM_DEVICES: Readonly<Partial<Record<DeviceFormat, SimDeviceFactory>>> = Object.freeze({
+  canonical: (o) =>
+    new CanonicalDevice({
+      site: o.site.id,
+      device: o.device,
+      secret: o.secret ?? '',
+      brokerUrl: o.brokerUrl,
+      boot: o.boot,
+      clock: o.clock,
+      logger: o.logger,
+      ...(o.connect && { connect: o.connect }),
+      ...(o.connectTimeoutMs !== undefined && { connectTimeoutMs: o.connectTimeoutMs }),
+      ...(o.energyKwh !== undefined && { energyKwh: o.energyKwh }),
+    }),
+});
+
+export type { SimDevice, SimDeviceFactory, SimDeviceOptions } from './types.js';
