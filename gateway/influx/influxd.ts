@@ -6,13 +6,13 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { freePort } from '../net/free-port.js';
+import { ensureCommand, findExecutable, missingMessage } from '../platform/debian.js';
 
 export interface InfluxdOptions {
   /** Everything influxd writes (config, meta, data, WAL) lives under this directory; created if missing. */
@@ -408,28 +408,17 @@ export function findInfluxd(): string | null {
   return findExecutable('influxd', STANDARD_LOCATIONS);
 }
 
-function findExecutable(name: string, extra: readonly string[] = []): string | null {
-  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
-  for (const candidate of [...dirs.map((d) => join(d, name)), ...extra]) {
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
 const INFLUXDB_DOWNLOAD_URL = 'https://portal.influxdata.com/downloads/';
+const INFLUXD_ALTERNATIVES = [
+  `elsewhere: download InfluxDB 1.x (influxd) from ${INFLUXDB_DOWNLOAD_URL} and put influxd on PATH`,
+  'or pass --influx-url to use an existing InfluxDB 1.x/2.x/3.x (with a token for 2.x/3.x; see docs/influxdb.md)',
+];
 
 function influxdMissingMessage(reason: string): string {
-  return [
-    `${reason}. OpenFacility runs its own InfluxDB 1.x (influxd) unless told to use an existing one. Either:`,
-    '  - on Debian/Ubuntu, as root: apt-get update && apt-get install -y influxdb',
-    `  - elsewhere: download InfluxDB 1.x (influxd) from ${INFLUXDB_DOWNLOAD_URL} and put influxd on PATH`,
-    '  - or pass --influx-url to use an existing InfluxDB 1.x/2.x/3.x (with a token for 2.x/3.x; see docs/influxdb.md)',
-  ].join('\n');
+  return missingMessage(
+    { command: 'influxd', pkg: 'influxdb', alternatives: INFLUXD_ALTERNATIVES },
+    `${reason}. OpenFacility runs its own InfluxDB 1.x (influxd) unless told to use an existing one`,
+  );
 }
 
 export interface EnsureInfluxdOptions {
@@ -442,71 +431,6 @@ export interface EnsureInfluxdOptions {
  * Returns the influxd path, installing the Debian package `influxdb` when it is missing, `install` is true,
  * and we are root on a system with apt-get. Otherwise throws an Error saying how to get influxd.
  */
-export async function ensureInfluxd(opts: EnsureInfluxdOptions): Promise<string> {
-  const found = findInfluxd();
-  if (found !== null) return found;
-
-  const aptGet = findExecutable('apt-get', ['/usr/bin/apt-get']);
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!opts.install) throw new Error(influxdMissingMessage('influxd was not found and installing it was not allowed'));
-  if (process.platform !== 'linux' || aptGet === null || !existsSync('/etc/debian_version')) {
-    throw new Error(influxdMissingMessage('influxd was not found and this is not a Debian-like system with apt-get'));
-  }
-  if (!isRoot) throw new Error(influxdMissingMessage('influxd was not found and installing it needs root'));
-
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (!(await aptHasCandidate('influxdb', env))) {
-    opts.logger.info('influxd missing: running apt-get update');
-    await runLogged(aptGet, ['update'], env, opts.logger);
-  }
-  opts.logger.info('influxd missing: running apt-get install -y influxdb');
-  await runLogged(aptGet, ['install', '-y', '--no-install-recommends', 'influxdb'], env, opts.logger);
-
-  const installed = findInfluxd();
-  if (installed === null) {
-    throw new Error(influxdMissingMessage('apt-get install influxdb succeeded but influxd is still not on PATH'));
-  }
-  opts.logger.info({ path: installed }, 'influxd installed');
-  return installed;
-}
-
-/** True when apt already knows an installable version of `pkg` (so `apt-get update` can be skipped). */
-async function aptHasCandidate(pkg: string, env: NodeJS.ProcessEnv): Promise<boolean> {
-  const aptCache = findExecutable('apt-cache', ['/usr/bin/apt-cache']);
-  if (aptCache === null) return false;
-  try {
-    const { code, output } = await run(aptCache, ['policy', pkg], env);
-    if (code !== 0) return false;
-    const m = /Candidate:\s*(\S+)/.exec(output);
-    return m?.[1] !== undefined && m[1] !== '(none)';
-  } catch {
-    return false;
-  }
-}
-
-async function runLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv, logger: Logger): Promise<void> {
-  const { code, output } = await run(cmd, args, env);
-  for (const line of output.split('\n')) if (line.trim() !== '') logger.debug(`${cmd}: ${line}`);
-  if (code !== 0) {
-    const tail = output.trim().split('\n').slice(-15).join('\n');
-    throw new Error(
-      influxdMissingMessage(`${cmd} ${args.join(' ')} failed with exit code ${String(code)}:\n${tail}\n`),
-    );
-  }
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const append = (b: Buffer) => {
-      output += b.toString('utf8');
-      // Bound memory: apt output for one package is small, but keep only the tail just in case.
-      if (output.length > 200_000) output = output.slice(-100_000);
-    };
-    child.stdout.on('data', append);
-    child.stderr.on('data', append);
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
+export function ensureInfluxd(opts: EnsureInfluxdOptions): Promise<string> {
+  return ensureCommand({ command: 'influxd', pkg: 'influxdb', install: opts.install, logger: opts.logger, extraPaths: STANDARD_LOCATIONS, alternatives: INFLUXD_ALTERNATIVES });
 }
