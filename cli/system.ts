@@ -14,6 +14,7 @@ import { DeviceCredentialVerifier } from '../gateway/auth/secrets.js';
 import { Gateway } from '../gateway/gateway.js';
 import { InfluxV1Client } from '../gateway/influx/client.js';
 import { InfluxdProcess, ensureInfluxd } from '../gateway/influx/influxd.js';
+import { ensureCommand } from '../gateway/platform/debian.js';
 import { buildApp } from '../server/app.js';
 import type { FacilityConfig } from './config.js';
 import { initSite, loadSiteFile } from './init.js';
@@ -108,6 +109,8 @@ export async function startSystem(config: FacilityConfig, logger: Logger): Promi
     const httpUrl = address.replace('0.0.0.0', 'localhost');
 
     if (config.sim.enabled) {
+      // Simulated serial readers sit on pseudo-terminal pairs made by socat.
+      if ([...site.devices.values()].some((d) => d.serial !== null)) await ensureCommand({ command: 'socat', pkg: 'socat', install: true, logger });
       const sim: SimHandle = await startSimulator({ site, secretsPath, siteDir: dirname(sitePath), brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, speed: config.sim.speed, seed: config.sim.seed, logger: logger.child({ part: 'sim' }) });
       stack.push({ name: 'sim', stop: () => sim.stop() });
     }
