@@ -22,6 +22,7 @@ import {
   FORMATS_BY_KIND,
   ID_PATTERN,
   MQTT_FORMATS,
+  MqttIdentitySchema,
   SERIAL_FORMATS,
   SPACE_KINDS,
   SiteFileSchema,
@@ -118,6 +119,9 @@ const TARGET_HINT: Readonly<Record<TargetType, string>> = {
 };
 
 const ID_RE = new RegExp(ID_PATTERN);
+/** The patterns of model.ts's MQTT fields, read from the schema so the advice follows any change there. */
+const TOPIC_PATTERN = MqttIdentitySchema.properties.topic.pattern;
+const CLIENT_ID_PATTERN = MqttIdentitySchema.properties.clientId.pattern;
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ABSOLUTE_PATH_RE = /^(\/|[A-Za-z]:[\\/])/;
 
@@ -293,6 +297,13 @@ function patternMessage(schema: TSchema, value: unknown): string {
   if (pattern?.startsWith('^(env|file):')) {
     return `${show(value)} is not a secret reference: write env:VARIABLE_NAME or file:/absolute/path/to/secret`;
   }
+  if (pattern === TOPIC_PATTERN) {
+    // [MQTT-4.7.1-1] wildcards only in subscriptions; topics starting with $ are the broker's own (MQTT 3.1.1 §4.7.2).
+    return `${show(value)} cannot be used in an MQTT topic: no + or # (wildcards), no leading $ (reserved for the broker), no leading, trailing or double "/"; use what the device is configured with, e.g. plug_laser_1`;
+  }
+  if (pattern === CLIENT_ID_PATTERN) {
+    return `${show(value)} is not a usable MQTT client id: no spaces, "/", "+" or "#"; use the client id the device sends, e.g. DVES_3A5F1C`;
+  }
   const description = (schema as { description?: string }).description;
   return `${show(value)} does not have the expected form${description === undefined ? '' : ` (${description})`}`;
 }
@@ -325,8 +336,9 @@ function literalValues(schema: TSchema): string[] | null {
 function unionOfObjects(error: ValueError, root: unknown, path: SitePath): SiteIssue[] {
   const variants = (error.schema as { anyOf?: TSchema[] }).anyOf ?? [];
   const keysOf = (s: TSchema): string[] => Object.keys((s as { properties?: Record<string, unknown> }).properties ?? {});
-  const options = variants.map(keysOf).map((keys) => keys.join('/'));
-  const listed = options.map((o) => `${o}:`).join(' or ');
+  const options = variants.map(keysOf).map((keys) => `${keys.join('/')}:`);
+  // "hash: or secret:", "hash:, secret: or login:".
+  const listed = options.length <= 2 ? options.join(' or ') : `${options.slice(0, -1).join(', ')} or ${options[options.length - 1]!}`;
   const value = error.value;
   if (!isObj(value)) return [{ path, code: 'invalid-value', message: `${typeMessage('a mapping', value)}; give ${listed}` }];
   const matching = variants.map((s, i) => ({ i, hits: keysOf(s).filter((k) => k in value).length })).filter((m) => m.hits > 0);
@@ -334,7 +346,8 @@ function unionOfObjects(error: ValueError, root: unknown, path: SitePath): SiteI
     return [{ path, code: 'required', message: `needs ${listed} (see docs/site-file.md, "Credentials")` }];
   }
   if (matching.length > 1) {
-    return [{ path, code: 'invalid-value', message: `give either ${listed}, not both` }];
+    const given = matching.map((m) => options[m.i]!).join(' and ');
+    return [{ path, code: 'invalid-value', message: `has ${given}; give only one of ${listed}` }];
   }
   const chosen = error.errors[matching[0]!.i];
   return chosen === undefined ? [] : translateAll(chosen, root);
@@ -400,6 +413,8 @@ function translate(error: ValueError, root: unknown): SiteIssue[] {
     case ValueErrorType.NumberMaximum:
     case ValueErrorType.IntegerMaximum:
       return issue(`must be at most ${String(s.maximum)}, not ${show(value)}`);
+    case ValueErrorType.NumberExclusiveMinimum:
+      return issue(`must be more than ${String(s.exclusiveMinimum)}, not ${show(value)}`);
     default:
       // Kinds model.ts does not use today; TypeBox's own message is better than nothing.
       return issue(error.message);
@@ -550,81 +565,103 @@ function semanticIssues(root: Obj): SiteIssue[] {
 
     connectionIssues(dev, i, kind, index, add);
 
-    const cred = dev.credentials;
-    if (isObj(cred)) {
-      const hash = str(cred, 'hash');
-      if (hash !== undefined && /^(sha256|scrypt)\$/.test(hash)) {
-        const parsed = parseCredentialHash(hash);
-        if (!parsed.ok) {
-          add(['devices', i, 'credentials', 'hash'], 'credentials', `is not a valid hash: ${parsed.reason}; regenerate it (docs/site-file.md, "Credentials")`);
-        }
-      }
-      const secret = str(cred, 'secret');
-      if (secret !== undefined && /^(env|file):./.test(secret)) {
-        const [scheme, ...rest] = secret.split(':');
-        const target = rest.join(':');
-        if (scheme === 'env' && !ENV_NAME_RE.test(target)) {
-          add(['devices', i, 'credentials', 'secret'], 'credentials', `"${target}" is not an environment variable name; use letters, digits and "_", e.g. env:DEVICE_${String(i)}_SECRET`);
-        }
-        if (scheme === 'file' && !ABSOLUTE_PATH_RE.test(target)) {
-          add(['devices', i, 'credentials', 'secret'], 'credentials', `"${target}" is not an absolute path; write file:/full/path/to/secret so it does not depend on the working directory`);
-        }
-      }
-    }
+    credentialIssues(dev.credentials, ['devices', i, 'credentials'], add);
   }
+  // A login's password is checked like a device's: a malformed hash would lock out every device using it.
+  for (const [i, login] of entries(root, 'logins')) credentialIssues(login.credentials, ['logins', i, 'credentials'], add);
   identityIssues(root, add);
   return issues;
 }
 
 type AddIssue = (path: SitePath, code: SiteIssueCode, message: string) => void;
 
+/** What the schema cannot check in a hash or a secret reference (a device's, or a shared login's). */
+function credentialIssues(cred: unknown, path: SitePath, add: AddIssue): void {
+  if (!isObj(cred)) return;
+  const hash = str(cred, 'hash');
+  if (hash !== undefined && /^(sha256|scrypt)\$/.test(hash)) {
+    const parsed = parseCredentialHash(hash);
+    if (!parsed.ok) add([...path, 'hash'], 'credentials', `is not a valid hash: ${parsed.reason}; regenerate it (docs/site-file.md, "Credentials")`);
+  }
+  const secret = str(cred, 'secret');
+  if (secret !== undefined && /^(env|file):./.test(secret)) {
+    const [scheme, ...rest] = secret.split(':');
+    const target = rest.join(':');
+    if (scheme === 'env' && !ENV_NAME_RE.test(target)) {
+      const example = `${String(path[0]) === 'logins' ? 'LOGIN' : 'DEVICE'}_${String(path[1])}_SECRET`;
+      add([...path, 'secret'], 'credentials', `"${target}" is not an environment variable name; use letters, digits and "_", e.g. env:${example}`);
+    }
+    if (scheme === 'file' && !ABSOLUTE_PATH_RE.test(target)) {
+      add([...path, 'secret'], 'credentials', `"${target}" is not an absolute path; write file:/full/path/to/secret so it does not depend on the working directory`);
+    }
+  }
+}
+
 /** How a device connects: its format against its kind, and the settings each format needs. */
 function connectionIssues(dev: Obj, i: number, kind: DeviceKind | undefined, index: Record<Collection, Map<string, Obj>>, add: AddIssue): void {
+  const has = (k: string) => dev[k] !== undefined;
+  // Before the per-format rules, which stop early: it applies to readers and bridges as much as to MQTT devices.
+  if (has('occupancyTimeoutS') && kind !== undefined && kind !== 'occupancy-sensor') {
+    add(['devices', i, 'occupancyTimeoutS'], 'format', `only occupancy sensors have an occupancy timeout; remove occupancyTimeoutS from this ${kind}`);
+  }
   const format = ((DEVICE_FORMATS as readonly unknown[]).includes(dev.format) ? dev.format : dev.format === undefined ? 'canonical' : undefined) as DeviceFormat | undefined;
   if (format === undefined || kind === undefined) return;
   const formats = FORMATS_BY_KIND[kind];
   if (!formats.includes(format)) {
-    add(['devices', i, 'format'], 'format', `${a(kind)} cannot speak ${format}; it may be ${formats.join(', ')}`);
+    const choices = formats.length === 1 ? `format: ${formats[0]!}` : `format: to one of ${formats.join(', ')}`;
+    if (has('format')) add(['devices', i, 'format'], 'format', `${a(kind)} cannot speak ${format}; set ${choices}`);
+    // No format: the default (canonical) is what does not fit, and the line to write is missing.
+    else add(['devices', i], 'format', `${a(kind)} cannot speak canonical, the default format; add ${choices}`);
     return;
   }
-  const has = (k: string) => dev[k] !== undefined;
   const serial = SERIAL_FORMATS.includes(format);
   const bridged = format === 'zigbee2mqtt' && kind !== 'zigbee-bridge';
   if (serial) {
-    if (!has('serial')) add(['devices', i], 'format', `reads cards over a serial port (${format}); add serial: { path: /dev/ttyUSB0, baudRate: 9600 }`);
-    for (const k of ['credentials', 'mqtt', 'bridge']) if (has(k)) add(['devices', i, k], 'format', `a serial ${format} reader has no ${k}; remove it`);
+    if (!has('serial')) add(['devices', i], 'format', `reads cards over a serial port (${format}); add serial: { path: /dev/ttyUSB0, baudRate: 9600 } with the port it is wired to`);
+    for (const k of ['credentials', 'mqtt', 'bridge']) {
+      if (has(k)) add(['devices', i, k], 'format', `a serial ${format} reader has no ${k} (the gateway reads it directly, it does not connect over MQTT); remove ${k}:`);
+    }
     return;
   }
-  if (has('serial')) add(['devices', i, 'serial'], 'format', `only rdm6300 and wiegand26 readers use a serial port; remove serial: or set the format`);
+  if (has('serial')) add(['devices', i, 'serial'], 'format', `only rdm6300 and wiegand26 readers use a serial port; remove serial: or set format: to rdm6300 or wiegand26`);
   if (bridged) {
     if (!has('bridge')) add(['devices', i], 'format', 'reports through a Zigbee2MQTT bridge; add bridge: <id of its zigbee-bridge device>');
     else if (isId(dev.bridge)) {
       const b = index.devices.get(dev.bridge);
-      if (!b) add(['devices', i, 'bridge'], 'unknown-reference', `there is no device "${dev.bridge}"; add a device of kind zigbee-bridge with that id`);
-      else if (b.kind !== 'zigbee-bridge') add(['devices', i, 'bridge'], 'format', `"${dev.bridge}" is ${a(String(b.kind))}, not a zigbee-bridge`);
+      if (!b) {
+        const bridges = [...index.devices.values()].filter((d) => d.kind === 'zigbee-bridge').map((d) => String(d.id));
+        const guess = closest(dev.bridge, bridges);
+        const hint = guess === undefined ? '' : ` (did you mean "${guess}"?)`;
+        add(['devices', i, 'bridge'], 'unknown-reference', `there is no device "${dev.bridge}"${hint}; add a device of kind zigbee-bridge with that id, or fix the reference`);
+      } else if (b.kind !== 'zigbee-bridge') {
+        add(['devices', i, 'bridge'], 'format', `"${dev.bridge}" is ${a(String(b.kind))}, not a zigbee-bridge; set bridge: to the id of the zigbee-bridge device the sensor is paired with`);
+      }
     }
-    if (has('credentials')) add(['devices', i, 'credentials'], 'format', 'a bridged sensor has no MQTT login of its own (its bridge has); remove credentials');
-    if (isObj(dev.mqtt) && Object.keys(dev.mqtt).some((k) => k !== 'friendlyName')) {
-      add(['devices', i, 'mqtt'], 'format', 'a bridged sensor takes only mqtt: { friendlyName: … }');
+    if (has('credentials')) add(['devices', i, 'credentials'], 'format', 'a bridged sensor has no MQTT login of its own (its bridge has); remove credentials:');
+    if (isObj(dev.mqtt)) {
+      for (const k of Object.keys(dev.mqtt)) {
+        if (k !== 'friendlyName') add(['devices', i, 'mqtt', k], 'format', `a bridged sensor does not connect itself, so it has no ${k}; remove it (only mqtt: { friendlyName: … } applies)`);
+      }
     }
     return;
   }
-  if (has('bridge')) add(['devices', i, 'bridge'], 'format', 'only Zigbee2MQTT sensors report through a bridge; remove bridge:');
+  if (has('bridge')) add(['devices', i, 'bridge'], 'format', 'only Zigbee2MQTT sensors report through a bridge; remove bridge: or set format: zigbee2mqtt');
   if (!has('credentials')) add(['devices', i], 'credentials', `connects over MQTT (${format}); add credentials: { hash: … }, { secret: env:… } or { login: <shared login id> }`);
   if (isObj(dev.credentials) && isId(dev.credentials.login) && !index.logins.has(dev.credentials.login)) {
-    add(['devices', i, 'credentials', 'login'], 'unknown-reference', `there is no login "${dev.credentials.login}"; define it under logins:`);
+    const guess = closest(dev.credentials.login, [...index.logins.keys()]);
+    const hint = guess === undefined ? '' : ` (did you mean "${guess}"?)`;
+    add(['devices', i, 'credentials', 'login'], 'unknown-reference', `there is no login "${dev.credentials.login}"${hint}; define it under logins: or fix the reference`);
   }
-  if (isObj(dev.mqtt) && dev.mqtt.friendlyName !== undefined) add(['devices', i, 'mqtt', 'friendlyName'], 'format', 'friendlyName is for Zigbee2MQTT sensors only');
+  if (isObj(dev.mqtt) && dev.mqtt.friendlyName !== undefined) add(['devices', i, 'mqtt', 'friendlyName'], 'format', 'friendlyName is for sensors paired with a Zigbee2MQTT bridge only; remove it');
   if (isObj(dev.mqtt) && dev.mqtt.topic !== undefined && format === 'canonical') add(['devices', i, 'mqtt', 'topic'], 'format', 'canonical devices use the fac/v1/<site>/d/<device> topics; remove topic');
-  if (has('occupancyTimeoutS') && kind !== 'occupancy-sensor') add(['devices', i, 'occupancyTimeoutS'], 'format', 'only occupancy sensors have an occupancy timeout');
 }
 
 /** MQTT identities must be unambiguous: client ids, topics, friendly names, serial ports. */
 function identityIssues(root: Obj, add: AddIssue): void {
   const seen = new Map<string, string>();
-  const claim = (key: string, path: SitePath, what: string, owner: string) => {
+  const claim = (key: string, path: SitePath, what: string, owner: string, fix: string) => {
     const other = seen.get(key);
-    if (other !== undefined) add(path, 'duplicate-identity', `${what} is already used by device "${other}"; each device needs its own`);
+    if (other !== undefined) add(path, 'duplicate-identity', `${what} is already used by device "${other}"; ${fix}`);
     else seen.set(key, owner);
   };
   for (const [i, dev] of entries(root, 'devices')) {
@@ -632,18 +669,28 @@ function identityIssues(root: Obj, add: AddIssue): void {
     if (id === undefined) continue;
     const format = (typeof dev.format === 'string' ? dev.format : 'canonical') as DeviceFormat;
     const mqtt = isObj(dev.mqtt) ? dev.mqtt : {};
+    // An explicit value is reported where it is written; a default at the device that lacks the field.
+    const at = (field: string): SitePath => (typeof mqtt[field] === 'string' ? ['devices', i, 'mqtt', field] : ['devices', i]);
     const bridged = format === 'zigbee2mqtt' && dev.kind !== 'zigbee-bridge';
     if (SERIAL_FORMATS.includes(format)) {
-      if (isObj(dev.serial) && typeof dev.serial.path === 'string') claim(`serial:${dev.serial.path}`, ['devices', i, 'serial', 'path'], `serial port ${dev.serial.path}`, id);
+      if (isObj(dev.serial) && typeof dev.serial.path === 'string') {
+        claim(`serial:${dev.serial.path}`, ['devices', i, 'serial', 'path'], `serial port ${dev.serial.path}`, id, 'each reader needs its own port (two readers cannot share one line)');
+      }
     } else if (bridged) {
+      if (typeof dev.bridge !== 'string') continue; // reported as a missing bridge
       const name = typeof mqtt.friendlyName === 'string' ? mqtt.friendlyName : id;
-      claim(`z2m:${String(dev.bridge)}:${name}`, ['devices', i, 'mqtt'], `friendly name "${name}" on bridge "${String(dev.bridge)}"`, id);
+      claim(`z2m:${dev.bridge}:${name}`, at('friendlyName'), `friendly name "${name}" on bridge "${dev.bridge}"`, id, 'give each sensor its own friendly_name in Zigbee2MQTT and set mqtt.friendlyName to it');
     } else if (MQTT_FORMATS.includes(format)) {
       const clientId = typeof mqtt.clientId === 'string' ? mqtt.clientId : id;
-      claim(`client:${clientId}`, ['devices', i, 'mqtt'], `MQTT client id "${clientId}"`, id);
+      if (typeof mqtt.clientId === 'string' && RESERVED_DEVICE_IDS.has(clientId.toLowerCase())) {
+        add(['devices', i, 'mqtt', 'clientId'], 'reserved-id', `"${clientId}" is reserved for the gateway itself; configure the device with another client id`);
+      } else {
+        // A broker drops the older of two connections with one client id [MQTT-3.1.4-2]: the two devices would knock each other off.
+        claim(`client:${clientId}`, at('clientId'), `MQTT client id "${clientId}"`, id, 'give each device its own client id (set mqtt.clientId to what the device sends)');
+      }
       if (format !== 'canonical') {
         const topic = typeof mqtt.topic === 'string' ? mqtt.topic : defaultTopic(format, id);
-        claim(`topic:${format}:${topic}`, ['devices', i, 'mqtt'], `${format} topic "${topic}"`, id);
+        claim(`topic:${format}:${topic}`, at('topic'), `${format} topic "${topic}"`, id, 'give each device its own topic, on the device and in mqtt.topic');
       }
     }
   }
@@ -729,7 +776,9 @@ function resolveDevice(
   const bridged = format === 'zigbee2mqtt' && dev.kind !== 'zigbee-bridge';
   const connects = MQTT_FORMATS.includes(format) && !bridged;
   const login = dev.credentials && 'login' in dev.credentials ? logins.get(dev.credentials.login) : undefined;
-  const model = dev.model !== undefined ? MODEL_DEFAULTS[dev.model.toLowerCase()] : undefined;
+  // Own properties only: a model named "constructor" must not find Object's.
+  const modelKey = dev.model?.toLowerCase();
+  const model = modelKey !== undefined && Object.hasOwn(MODEL_DEFAULTS, modelKey) ? MODEL_DEFAULTS[modelKey] : undefined;
   const occupancyTimeoutS = dev.occupancyTimeoutS ?? (dev.kind === 'occupancy-sensor' ? model?.occupancyTimeoutS : undefined);
   const silentAfterS = dev.silentAfterS ?? model?.silentAfterS ?? SILENT_AFTER_S_BY_FORMAT[format];
   return deepFreeze({
@@ -767,7 +816,7 @@ function buildSite(file: SiteFile): Site {
   for (const d of devices.values()) {
     if (!d.bridge) continue;
     let m = bridgedMaps.get(d.bridge.device);
-    if (!m) bridgedMaps.set(d.bridge.device, (m = new Map()));
+    if (!m) bridgedMaps.set(d.bridge.device, (m = new Map<string, string>()));
     m.set(d.bridge.friendlyName, d.id);
   }
   const bridged = new FrozenMap([...bridgedMaps].map(([k, v]) => [k, new FrozenMap(v) as ReadonlyMap<string, string>] as const));

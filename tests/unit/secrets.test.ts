@@ -130,40 +130,58 @@ describe('DeviceCredentialVerifier', () => {
 
   it('verifies hashes, scrypt hashes and secret references', () => {
     const site = siteWith({
-      'occ-cw-01': { hash: hashSecret('desk-secret') },
-      'pm-laser-1': { hash: hashSecretScrypt('meter pass phrase', FAST_SCRYPT) },
+      'occ-st-01': { hash: hashSecret('desk-secret') },
+      'pm-reflow-1': { hash: hashSecretScrypt('meter pass phrase', FAST_SCRYPT) },
       'dc-main': { secret: 'env:DC_MAIN' },
       'br-laser-1': { secret: 'file:/secrets/br' },
     });
     const v = new DeviceCredentialVerifier(site, deps);
     const pw = (s: string) => Buffer.from(s, 'utf8');
-    expect(v.verify('occ-cw-01', pw('desk-secret'))).toBe(true);
-    expect(v.verify('occ-cw-01', pw('desk-secreT'))).toBe(false);
+    expect(v.verify('occ-st-01', pw('desk-secret'))).toBe(true);
+    expect(v.verify('occ-st-01', pw('desk-secreT'))).toBe(false);
     expect(v.verify('dc-main', pw('env-secret'))).toBe(true);
     expect(v.verify('dc-main', pw('env-secret2'))).toBe(false);
     expect(v.verify('br-laser-1', pw('file-secret'))).toBe(true);
     expect(v.verify('br-laser-1', pw('file-secret\n'))).toBe(false);
     // scrypt: first success is remembered; wrong passwords stay wrong before and after.
-    expect(v.verify('pm-laser-1', pw('wrong'))).toBe(false);
-    expect(v.verify('pm-laser-1', pw('meter pass phrase'))).toBe(true);
-    expect(v.verify('pm-laser-1', pw('meter pass phrase'))).toBe(true);
-    expect(v.verify('pm-laser-1', pw('wrong'))).toBe(false);
+    expect(v.verify('pm-reflow-1', pw('wrong'))).toBe(false);
+    expect(v.verify('pm-reflow-1', pw('meter pass phrase'))).toBe(true);
+    expect(v.verify('pm-reflow-1', pw('meter pass phrase'))).toBe(true);
+    expect(v.verify('pm-reflow-1', pw('wrong'))).toBe(false);
+  });
+
+  it('verifies devices on a shared login with the login’s password', () => {
+    const site = siteWith({ 'login:tasmota-fleet': { hash: hashSecretScrypt('fleet pass phrase', FAST_SCRYPT) }, 'pm-fdm-1': { hash: hashSecret('shelly-secret') } });
+    const v = new DeviceCredentialVerifier(site, deps);
+    const pw = (s: string) => Buffer.from(s, 'utf8');
+    for (const id of ['pm-laser-1', 'pm-laser-2', 'pm-cnc-1', 'pm-lathe-1']) {
+      expect(v.verify(id, pw('fleet pass phrase'))).toBe(true);
+      expect(v.verify(id, pw('shelly-secret'))).toBe(false);
+    }
+    // The login's password is not another device's.
+    expect(v.verify('pm-fdm-1', pw('fleet pass phrase'))).toBe(false);
+    expect(v.verify('pm-fdm-1', pw('shelly-secret'))).toBe(true);
+  });
+
+  it('has no password for devices without a connection of their own', () => {
+    const v = new DeviceCredentialVerifier(siteWith({}), deps);
+    for (const id of ['occ-cw-01', 'occ-roadshow', 'rd-fablab', 'rd-workshop']) expect(v.verify(id, Buffer.from(''))).toBe(false);
   });
 
   it('refuses unknown devices and missing passwords', () => {
-    const site = siteWith({ 'occ-cw-01': { hash: hashSecret('desk-secret') } });
+    const site = siteWith({ 'occ-st-01': { hash: hashSecret('desk-secret') } });
     const v = new DeviceCredentialVerifier(site, deps);
-    expect(v.verify('occ-cw-01', undefined)).toBe(false);
+    expect(v.verify('occ-st-01', undefined)).toBe(false);
     expect(v.verify('nobody', Buffer.from('desk-secret'))).toBe(false);
   });
 
   it('lists every unresolvable reference at construction', () => {
-    const site = siteWith({ 'dc-main': { secret: 'env:NOPE' }, 'dc-fablab': { secret: 'file:/missing' } });
+    const site = siteWith({ 'dc-main': { secret: 'env:NOPE' }, 'dc-fablab': { secret: 'file:/missing' }, 'login:tasmota-fleet': { secret: 'env:FLEET' } });
     const missing = (p: string): never => {
       throw Object.assign(new Error(p), { code: 'ENOENT' });
     };
     expect(() => new DeviceCredentialVerifier(site, { env: {}, readFile: missing })).toThrow(
-      /cannot resolve 2 device secret references in the site file:\n {2}device "dc-main": secret env:NOPE: environment variable NOPE is not set.*\n {2}device "dc-fablab": secret file:\/missing: cannot read secret file \/missing: the file does not exist/,
+      /cannot resolve 3 device secret references in the site file:\n {2}login "tasmota-fleet": secret env:FLEET: environment variable FLEET is not set.*\n {2}device "dc-main": secret env:NOPE: environment variable NOPE is not set.*\n {2}device "dc-fablab": secret file:\/missing: cannot read secret file \/missing: the file does not exist/,
     );
   });
 });
@@ -179,7 +197,7 @@ describe('files', () => {
 
   it('writes and reads the secrets file, private to its owner', async () => {
     const path = join(dir, 'device-secrets.json');
-    const data = { version: 1 as const, site: 'demo', devices: { 'occ-1': 'aaa', 'pm-1': 'bbb' } };
+    const data = { version: 1 as const, site: 'demo', devices: { 'occ-1': 'aaa', 'pm-1': 'bbb' }, logins: { plugs: 'ccc' } };
     await writeSecretsFile(path, data);
     expect(await readSecretsFile(path)).toEqual(data);
     expect((await stat(path)).mode & 0o777).toBe(0o600);
@@ -218,6 +236,9 @@ describe('files', () => {
     ['no devices', '{"version": 1, "site": "demo"}', /"devices" must be an object mapping device id to secret/],
     ['secret not a string', '{"version": 1, "site": "demo", "devices": {"d1": 5}}', /devices\.d1: the secret must be a non-empty string/],
     ['unknown field', '{"version": 1, "site": "demo", "devices": {}, "extra": true}', /unknown field "extra"/],
+    ['logins not an object', '{"version": 1, "site": "demo", "devices": {}, "logins": ["x"]}', /"logins" must be an object mapping login id to password/],
+    ['login password empty', '{"version": 1, "site": "demo", "devices": {}, "logins": {"plugs": ""}}', /logins\.plugs: the password must be a non-empty string/],
+    ['bad login id', '{"version": 1, "site": "demo", "devices": {}, "logins": {"my plugs": "x"}}', /logins: "my plugs" is not a valid login id/],
   ])('reports a corrupt secrets file: %s', (_name, text, message) => {
     expect(() => parseSecretsFile(text, 's.json')).toThrow(message);
   });
@@ -242,7 +263,7 @@ describe('initSite and loadSiteFile', () => {
     const sitePath = join(dir, 'site.yaml');
     const secretsPath = join(dir, 'device-secrets.json');
     const r = await initSite({ sitePath, secretsPath, siteId: 'shenzhen-1' });
-    expect(r).toEqual({ sitePath, secretsPath, deviceCount: 61 });
+    expect(r).toEqual({ sitePath, secretsPath, deviceCount: 64 });
 
     const site = await loadSiteFile(sitePath);
     const secrets = await readSecretsFile(secretsPath);
@@ -267,8 +288,10 @@ describe('initSite and loadSiteFile', () => {
     }
     // Secrets never appear in the site file.
     const text = await readFile(sitePath, 'utf8');
-    for (const secret of Object.values(secrets.devices)) expect(text).not.toContain(secret);
-    expect(new Set(Object.values(secrets.devices)).size).toBe(61);
+    expect(Object.keys(secrets.logins!)).toEqual(['tasmota-fleet']);
+    for (const secret of [...Object.values(secrets.devices), ...Object.values(secrets.logins!)]) expect(text).not.toContain(secret);
+    // 64 devices less 4 on the shared login, 2 serial readers and 37 bridged sensors; every secret distinct.
+    expect(new Set([...Object.values(secrets.devices), ...Object.values(secrets.logins!)]).size).toBe(64 - 4 - 2 - 37 + 1);
     expect((await stat(secretsPath)).mode & 0o777).toBe(0o600);
   });
 
@@ -296,11 +319,12 @@ describe('initSite and loadSiteFile', () => {
     await initSite({ sitePath, secretsPath: join(dir, 's.json') });
     const text = (await readFile(sitePath, 'utf8')).replace('    desk: cw-03\n', '    desk: D99\n');
     await writeFile(sitePath, text);
-    // Devices come as door controllers (4), badge readers (2), power meters (10), then desk sensors: cw-03 is the third.
+    // Devices come as door controllers (4), serial readers (2), machine badge readers (2), power meters (10),
+    // the Zigbee bridge (1), then desk sensors: cw-03 is the third.
     const line = text.split('\n').indexOf('    desk: D99') + 1;
     const err = await loadSiteFile(sitePath).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SiteFileLoadError);
-    expect((err as Error).message).toBe(`${sitePath}:${line}:11: devices[${4 + 2 + 10 + 2}].desk: there is no desk "D99"; define it under desks: or fix the reference`);
+    expect((err as Error).message).toBe(`${sitePath}:${line}:11: devices[${4 + 2 + 2 + 10 + 1 + 2}].desk: there is no desk "D99"; define it under desks: or fix the reference`);
     expect((err as SiteFileLoadError).errors).toHaveLength(1);
   });
 

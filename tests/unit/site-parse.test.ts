@@ -40,6 +40,12 @@ devices:
     credentials: { secret: "env:PM1" }
 `;
 
+/** A serial reader at lab-door on /dev/ttyUSB0 (5 lines). */
+const READER = (id: string, format: string): string => `  - id: ${id}\n    kind: badge-reader\n    format: ${format}\n    door: lab-door\n    serial: { path: /dev/ttyUSB0 }`;
+/** A Zigbee2MQTT bridge (4 lines) and a sensor on it (5 lines). */
+const BRIDGE = `  - id: z2m\n    kind: zigbee-bridge\n    format: zigbee2mqtt\n    credentials: { hash: "${HASH}" }`;
+const SENSOR = '  - id: occ-2\n    kind: occupancy-sensor\n    format: zigbee2mqtt\n    space: floor\n    bridge: z2m';
+
 /** BASE with line `line` (1-based) replaced, and `insertAfter` lines inserted after it. */
 function edit(line: number, replacement: string | null, insertAfter?: string): string {
   const lines = BASE.split('\n');
@@ -71,7 +77,8 @@ describe('parseSiteText', () => {
     // name, text, line, column, path, message
     ['bad reference (points at the value)', edit(27, '    desk: D99'), 27, 11, 'devices[0].desk', /^there is no desk "D99"; define it under desks: or fix the reference$/],
     ['unknown field (points at the key)', edit(9, null, '    colour: red'), 10, 5, 'spaces[0].colour', /^unknown field "colour"; allowed here: id, name, nameZh, kind/],
-    ['missing field (points at the object)', without(33), 30, 5, 'devices[1]', /^required field "credentials" is missing; add credentials:/],
+    ['missing field (points at the object)', without(31), 30, 5, 'devices[1]', /^required field "kind" is missing; add kind: \(What the device is\)$/],
+    ['missing credentials (points at the object)', without(33), 30, 5, 'devices[1]', /^connects over MQTT \(canonical\); add credentials: \{ hash: … \}, \{ secret: env:… \} or \{ login: <shared login id> \}$/],
     ['enum value', edit(12, '    kind: workshop'), 12, 11, 'spaces[1].kind', /^must be one of open-space, lab, room; "workshop" is not/],
     ['bad id', edit(3, '  id: demo site'), 3, 7, 'site.id', /is not a valid id: an id has 1 to 64 characters/],
     ['id read as a number', edit(3, '  id: 0755'), 3, 7, 'site.id', /^must be text, but 755 reads as a number; put the value in quotes, e\.g\. "755"$/],
@@ -84,6 +91,19 @@ describe('parseSiteText', () => {
     ['value in a flow mapping', edit(33, '    credentials: { secret: "PM1" }'), 33, 28, 'devices[1].credentials.secret', /not a secret reference: write env:VARIABLE_NAME or file:/],
     ['measures not allowed', edit(32, null, '    measures: [power, occupancy]'), 33, 23, 'devices[1].measures[1]', /^a power-meter cannot send "occupancy"; it may send power, health$/],
     ['wrong version', edit(1, 'version: 2'), 1, 10, 'version', /^must be 1, not 2$/],
+    // Real devices (lines 34 on are devices appended after pm-1).
+    ['format not allowed for the kind', edit(31, null, '    format: zigbee2mqtt'), 32, 13, 'devices[1].format', /^a power-meter cannot speak zigbee2mqtt; set format: to one of canonical, tasmota, shelly-gen2$/],
+    ['default format not allowed (points at the device)', edit(33, null, `  - id: z2m\n    kind: zigbee-bridge\n    credentials: { hash: "${HASH}" }`), 34, 5, 'devices[2]', /^a zigbee-bridge cannot speak canonical, the default format; add format: zigbee2mqtt$/],
+    ['serial reader without serial', edit(33, null, `  - id: rd-1\n    kind: badge-reader\n    format: rdm6300\n    door: lab-door`), 34, 5, 'devices[2]', /^reads cards over a serial port \(rdm6300\); add serial: \{ path: \/dev\/ttyUSB0, baudRate: 9600 \}/],
+    ['duplicate serial port', edit(33, null, `${READER('rd-1', 'rdm6300')}\n${READER('rd-2', 'wiegand26')}`), 43, 21, 'devices[3].serial.path', /^serial port \/dev\/ttyUSB0 is already used by device "rd-1"; each reader needs its own port/],
+    ['unknown login', edit(33, '    credentials: { login: plugs }'), 33, 27, 'devices[1].credentials.login', /^there is no login "plugs"; define it under logins: or fix the reference$/],
+    ['login with a malformed hash', edit(33, null, 'logins:\n  - id: plugs\n    username: tasmota\n    credentials: { hash: "sha256$abc" }'), 37, 26, 'logins[0].credentials.hash', /^is not a valid hash: a sha256 hash has three parts: sha256\$<salt>\$<hash>; regenerate it/],
+    ['bridge that is not a zigbee-bridge', edit(33, null, '  - id: occ-2\n    kind: occupancy-sensor\n    format: zigbee2mqtt\n    space: floor\n    bridge: pm-1'), 38, 13, 'devices[2].bridge', /^"pm-1" is a power-meter, not a zigbee-bridge; set bridge: to the id of the zigbee-bridge device/],
+    ['bridged sensor with credentials', edit(33, null, `${BRIDGE}\n${SENSOR}\n    credentials: { secret: "env:OCC2" }`), 43, 18, 'devices[3].credentials', /^a bridged sensor has no MQTT login of its own \(its bridge has\); remove credentials:$/],
+    ['duplicate friendly name on one bridge', edit(33, null, `${BRIDGE}\n${SENSOR}\n    mqtt: { friendlyName: room }\n${SENSOR.replace('occ-2', 'occ-3')}\n    mqtt: { friendlyName: room }`), 49, 27, 'devices[4].mqtt.friendlyName', /^friendly name "room" on bridge "z2m" is already used by device "occ-2"; give each sensor its own friendly_name/],
+    ['duplicate client id', edit(33, null, '  - id: occ-room\n    kind: occupancy-sensor\n    space: floor\n    credentials: { secret: "env:X" }\n    mqtt: { clientId: pm-1 }'), 38, 23, 'devices[2].mqtt.clientId', /^MQTT client id "pm-1" is already used by device "pm-1"; give each device its own client id/],
+    ['wildcard in a topic', edit(33, null, '    format: tasmota\n    mqtt: { topic: "plug/#" }'), 35, 20, 'devices[1].mqtt.topic', /^"plug\/#" cannot be used in an MQTT topic: no \+ or # \(wildcards\)/],
+    ['occupancyTimeoutS on a power meter', edit(32, null, '    occupancyTimeoutS: 90'), 33, 24, 'devices[1].occupancyTimeoutS', /^only occupancy sensors have an occupancy timeout; remove occupancyTimeoutS from this power-meter$/],
   ];
 
   it.each(cases)('%s', (_name, text, line, column, path, message) => {
@@ -179,8 +199,14 @@ describe('parseSiteText', () => {
     expect(text).toContain('position: { x: 2, y: 2 }');
     const r = parseSiteText(text, 'site.yaml');
     if (!r.ok) throw new Error(formatSiteErrors(r.errors));
+    expect(text).toContain(' Shared MQTT logins');
+    expect(text).toContain('login: tasmota-fleet');
+    expect(text).toContain('friendlyName: desk_cw-01');
+    expect(text).toContain('path: serial/rd-fablab');
     expect(r.site.file).toEqual(file);
-    expect(r.site.devices.size).toBe(61);
+    expect(r.site.devices.size).toBe(64);
+    expect(r.site.logins.size).toBe(1);
+    expect(r.site.bridged.get('z2m-cowork')?.size).toBe(37);
     expect(r.site.desks.size).toBe(44);
     expect(r.site.equipment.size).toBe(10);
   });
