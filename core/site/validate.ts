@@ -73,7 +73,8 @@ export type SiteValidation = { ok: true; site: Site } | { ok: false; errors: Sit
 /** Which targets each kind of device may attach to (exactly one of them). */
 export const ATTACHMENTS_BY_DEVICE: Readonly<Record<DeviceKind, readonly TargetType[]>> = Object.freeze({
   'occupancy-sensor': Object.freeze(['desk', 'space'] as const),
-  'power-meter': Object.freeze(['equipment'] as const),
+  // A meter on a machine, or a sub-meter on a space's supply.
+  'power-meter': Object.freeze(['equipment', 'space'] as const),
   'badge-reader': Object.freeze(['door', 'equipment'] as const),
   'door-controller': Object.freeze(['door'] as const),
   // A bridge attaches to nothing, or to the space it sits in.
