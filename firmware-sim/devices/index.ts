@@ -1,6 +1,7 @@
 /** One simulated device family per wire format. */
 import type { DeviceFormat } from '../../core/site/model.js';
 import { CanonicalDevice } from './canonical.js';
+import { rdm6300SimFactory, wiegand26SimFactory } from './serial-reader.js';
 import type { SimDeviceFactory } from './types.js';
 
 export const SIM_DEVICES: Readonly<Partial<Record<DeviceFormat, SimDeviceFactory>>> = Object.freeze({
@@ -17,6 +18,8 @@ export const SIM_DEVICES: Readonly<Partial<Record<DeviceFormat, SimDeviceFactory
       ...(o.connectTimeoutMs !== undefined && { connectTimeoutMs: o.connectTimeoutMs }),
       ...(o.energyKwh !== undefined && { energyKwh: o.energyKwh }),
     }),
+  rdm6300: rdm6300SimFactory,
+  wiegand26: wiegand26SimFactory,
 });
 
 export type { SimDevice, SimDeviceFactory, SimDeviceOptions } from './types.js';

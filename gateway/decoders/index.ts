@@ -1,10 +1,14 @@
 /** Dispatch table: one decoder per wire format named in the site file. */
 import type { DeviceFormat } from '../../core/site/model.js';
 import { canonicalDecoder } from './canonical.js';
+import { rdm6300Decoder } from './rdm6300.js';
 import type { Decoder, MqttDecoder, SerialDecoder } from './types.js';
+import { wiegand26Decoder } from './wiegand26.js';
 
 export const DECODERS: Readonly<Partial<Record<DeviceFormat, Decoder>>> = Object.freeze({
   canonical: canonicalDecoder,
+  rdm6300: rdm6300Decoder,
+  wiegand26: wiegand26Decoder,
 });
 
 /** The MQTT decoder of a format; throws for serial formats (a site-file validation bug if reached). */
