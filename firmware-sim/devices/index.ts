@@ -3,8 +3,10 @@ import type { DeviceFormat } from '../../core/site/model.js';
 import { CanonicalDevice } from './canonical.js';
 import { rdm6300SimFactory, wiegand26SimFactory } from './serial-reader.js';
 import type { SimDeviceFactory } from './types.js';
+import { createZigbee2mqttSensor } from './zigbee2mqtt.js';
 
 export const SIM_DEVICES: Readonly<Partial<Record<DeviceFormat, SimDeviceFactory>>> = Object.freeze({
+  zigbee2mqtt: createZigbee2mqttSensor,
   canonical: (o) =>
     new CanonicalDevice({
       site: o.site.id,
