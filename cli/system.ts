@@ -95,6 +95,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger): Promi
       {
         site,
         verifyCredentials: (id, pw) => verifier.verify(id, pw),
+        siteDir: dirname(sitePath),
         clock: systemClock,
         logger,
         registry,

@@ -163,7 +163,7 @@ export class DeviceWatch {
     this.apply(signal, info);
     // A bridge relays its sensors' messages: each one is a message from the bridge too.
     const bridge = info.bridge ? this.opts.site.devices.get(info.bridge.device) : undefined;
-    if (bridge && bridge.silentAfterMs !== null) this.heard(this.stateOf(bridge.id), bridge.silentAfterMs, signal.ts);
+    if (bridge && bridge.silentAfterMs !== null) this.heard(this.stateOf(bridge.id), bridge.silentAfterMs, this.opts.clock.now());
   }
 
   private stateOf(device: string): DeviceState {
@@ -193,7 +193,7 @@ export class DeviceWatch {
       // Offline: the state is unknown. Nothing to time out, nothing more to say about silence.
       s.offline = true;
       s.lastTrue = null;
-      s.lastSeen = Number.isNaN(s.lastSeen) ? signal.ts : Math.max(s.lastSeen, signal.ts);
+      s.lastSeen = Number.isNaN(s.lastSeen) ? this.opts.clock.now() : Math.max(s.lastSeen, this.opts.clock.now());
       this.disarm(s, 'occupancyTimer');
       this.disarm(s, 'silenceTimer');
       return;
@@ -203,6 +203,8 @@ export class DeviceWatch {
       if (signal.occupied) {
         if (s.lastTrue === null || signal.ts >= s.lastTrue.ts) {
           s.lastTrue = signal;
+          // In device time: a backlog whose last "occupied" is older than the timeout was free since
+          // then, so it is concluded at once (with the time it became free).
           this.arm(s, 'occupancyTimer', signal.ts + timeoutMs, s.onTimeout);
         }
       } else if (s.lastTrue === null || signal.ts >= s.lastTrue.ts) {
@@ -211,11 +213,14 @@ export class DeviceWatch {
       }
     }
 
-    if (silentMs !== null) this.heard(s, silentMs, signal.ts);
+    if (silentMs !== null) this.heard(s, silentMs, this.opts.clock.now());
     else s.offline = false;
   }
 
-  /** The device was heard from at `ts`: (re-)arm its silence timer. */
+  /**
+   * The device was heard from at `ts` — the gateway clock on arrival, not the device's time: a backlog
+   * replayed after an outage carries old device times but proves the device is alive now.
+   */
   private heard(s: DeviceState, silentMs: number, ts: number): void {
     // Monotonic: a late signal from the past does not bring the deadline forward.
     if (!s.offline && s.silenceTimer && ts < s.lastSeen) return;

@@ -6,13 +6,17 @@
  * then the journal closes. Nothing acknowledged is lost: acks only ever follow
  * a durable commit.
  */
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
-import type { Site } from '../core/site/model.js';
+import type { BadgeSignal, HealthSignal, Signal } from '../core/signals.js';
+import type { DeviceInfo, Site } from '../core/site/model.js';
 import { MqttBroker, type BrokerLimits } from './broker/broker.js';
 import { ENCODERS, type DeviceCommand } from './encoders/index.js';
+import { DeviceWatch } from './device-watch.js';
 import { SignalIngress } from './ingress/signal-ingress.js';
+import { SerialReaders, type SerialReaderStatus } from './serial/readers.js';
 import { Journal, type JournalStats } from './journal/journal.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import type { SinkStats } from './sink/influx-sink.js';
@@ -30,6 +34,8 @@ export interface GatewayConfig {
 export interface GatewayDeps {
   readonly site: Site;
   readonly verifyCredentials: (deviceId: string, password: Buffer | undefined) => boolean;
+  /** The site file's directory: relative serial paths are relative to it. */
+  readonly siteDir: string;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry?: Registry;
@@ -41,6 +47,7 @@ export interface GatewayHealth {
   readonly broker: { readonly listening: boolean; readonly port: number; readonly clients: number };
   readonly journal: JournalStats;
   readonly sink: SinkStats;
+  readonly serial: readonly SerialReaderStatus[];
   readonly problems: readonly string[];
 }
 
@@ -48,6 +55,9 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly journal: Journal;
   readonly broker: MqttBroker;
+  readonly watch: DeviceWatch;
+  readonly serial: SerialReaders;
+  private readonly ingress: SignalIngress;
   private started = false;
   private requestId = 0;
 
@@ -69,13 +79,51 @@ export class Gateway {
       if (r.written > 0) this.metrics.written.inc(r.written);
       for (const [action, n] of Object.entries(r.failed)) if (n > 0) this.metrics.sinkFailures.labels(action).inc(n);
     });
-    const ingress = new SignalIngress({
+    const ingress = (this.ingress = new SignalIngress({
       site: site.id,
       journal: this.journal,
       metrics: this.metrics,
       clock,
       logger: logger.child({ part: 'ingress' }),
       ...config.time,
+    }));
+    // Signals the gateway concludes itself (occupancy timeouts, silent devices) are journaled like any other.
+    this.watch = new DeviceWatch({ site, clock, emit: (signals) => this.record(signals), logger: logger.child({ part: 'watch' }) });
+    this.journal.onCommitted((batch) => {
+      const signals: Signal[] = [];
+      for (const c of batch) if (c.record.kind !== 'system') signals.push(c.record);
+      if (signals.length > 0) this.watch.observe(signals);
+    });
+    const serialSeq = new Map<string, number>();
+    this.serial = new SerialReaders({
+      devices: [...site.devices.values()].filter((d) => d.serial !== null),
+      resolvePath: (p) => resolve(deps.siteDir, p),
+      clock,
+      logger: logger.child({ part: 'serial' }),
+      events: {
+        onRead: (device, credential, at) => {
+          // Serial reads are never redelivered: a run-unique key; seq orders a reader's reads (and keeps their points apart).
+          const seq = (serialSeq.get(device.id) ?? 0) + 1;
+          serialSeq.set(device.id, seq);
+          const s: BadgeSignal = { kind: 'badge', key: `${device.id}:s:${ingress.nextMessageId()}`, ...origin(site, device), seq, ts: at, tsSource: 'gateway', credential };
+          this.record([s]);
+        },
+        onReject: (device, reason, detail, bytes) => ingress.rejectUnrouted(device.id, `serial:${device.serial?.path ?? ''}`, reason, detail, Buffer.from(bytes)),
+        onState: (device, state) => {
+          const s: HealthSignal = {
+            kind: 'health',
+            key: `${device.id}:port:${ingress.nextMessageId()}`,
+            ...origin(site, device),
+            seq: 0,
+            ts: clock.now(),
+            tsSource: 'gateway',
+            online: state === 'open',
+            batteryPct: null,
+            linkQuality: null,
+          };
+          this.record([s]);
+        },
+      },
     });
     this.broker = new MqttBroker({
       host: config.mqtt.host,
@@ -94,7 +142,9 @@ export class Gateway {
   async start(): Promise<{ mqttPort: number }> {
     if (this.started) return { mqttPort: this.broker.port };
     await this.journal.start();
+    this.watch.start();
     const mqttPort = await this.broker.start();
+    await this.serial.start();
     this.started = true;
     return { mqttPort };
   }
@@ -102,7 +152,9 @@ export class Gateway {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    await this.serial.stop();
     await this.broker.stop();
+    this.watch.stop();
     // The journal lets the sink write what is journaled (up to 2 s) before it closes.
     await this.journal.stop(2000);
   }
@@ -122,11 +174,20 @@ export class Gateway {
     for (const m of messages) await this.broker.publish(m.topic, m.payload, { qos: m.qos });
   }
 
+  /** Journals signals the gateway itself concludes or reads (no sender waits for them). */
+  private record(signals: readonly Signal[]): void {
+    this.ingress.record(signals, (err) => {
+      if (err) this.deps.logger.error({ err: err.message, keys: signals.map((s) => s.key) }, 'could not journal a gateway signal');
+    });
+  }
+
   health(): GatewayHealth {
     const journal = this.journal.stats();
     const sink = this.journal.sinkStats();
     const problems: string[] = [];
     if (journal.failing) problems.push(`journal: ${journal.failing}`);
+    const serial = this.serial.status();
+    for (const r of serial) if (r.state !== 'open') problems.push(`serial reader ${r.device} (${r.path}): ${r.state}${r.lastError ? ` — ${r.lastError}` : ''}`);
     if (sink.failingSince !== null) problems.push(`influxdb: ${sink.lastError ?? 'failing'} since ${new Date(sink.failingSince).toISOString()}`);
     const m = this.metrics;
     for (const [cls, n] of Object.entries(journal.pendingByClass)) m.journalPending.labels(cls).set(n);
@@ -138,7 +199,12 @@ export class Gateway {
       broker: { listening: this.started, port: this.broker.port, clients: this.broker.connectedClients },
       journal,
       sink,
+      serial,
       problems,
     };
   }
+}
+
+function origin(site: Site, device: DeviceInfo) {
+  return { site: site.id, device: device.id, deviceKind: device.kind, space: device.space, target: device.target };
 }

@@ -20,7 +20,7 @@ import { pino } from 'pino';
 import { InfluxV1Client } from '../../gateway/influx/client.js';
 import { InfluxdProcess } from '../../gateway/influx/influxd.js';
 import { freePort } from '../../gateway/net/free-port.js';
-import { makeTestSite, startGatewayProcess, type GatewayProcess } from '../../tests/harness/gateway.js';
+import { makeCanonicalTestSite, startGatewayProcess, type GatewayProcess } from '../../tests/harness/gateway.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const { values: flags } = parseArgs({
@@ -114,7 +114,7 @@ const influxd = new InfluxdProcess({ dataDir: join(dir, 'influxdb'), logger: pin
 const { url: influxUrl } = await influxd.start();
 const influx = new InfluxV1Client({ url: influxUrl, db: 'bench' });
 await influx.createDatabase();
-const site = await makeTestSite();
+const site = await makeCanonicalTestSite();
 const deviceList = [...site.site.devices.values()].filter((d) => d.kind === 'occupancy-sensor').slice(0, DEVICES).map((d) => ({ id: d.id, secret: site.secrets[d.id]! }));
 if (deviceList.length < DEVICES) log(`only ${deviceList.length} occupancy sensors in the example site`);
 

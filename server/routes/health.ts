@@ -30,11 +30,22 @@ export const HealthSchema = Type.Object({
     lagRecords: Type.Integer(),
     lagSeconds: Type.Number(),
   }),
+  serial: Type.Array(
+    Type.Object({
+      device: Type.String(),
+      path: Type.String(),
+      state: Type.String(),
+      since: Type.Number(),
+      reads: Type.Integer(),
+      rejects: Type.Integer(),
+      lastError: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
   problems: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;
 /** The same shape with read-only arrays, as the gateway returns it. */
-export type GatewayHealthLike = Omit<Health, 'problems'> & { readonly problems: readonly string[] };
+export type GatewayHealthLike = Omit<Health, 'problems' | 'serial'> & { readonly problems: readonly string[]; readonly serial: readonly Health['serial'][number][] };
 
 export interface HealthRouteOptions {
   readonly health: () => Health | GatewayHealthLike;

@@ -2,8 +2,9 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { DeviceInfo, Site } from '../../core/site/model.js';
 
+/** Devices of a kind that speak the canonical protocol over their own connection. */
 export function devicesOfKind(site: Site, kind: DeviceInfo['kind']): DeviceInfo[] {
-  return [...site.devices.values()].filter((d) => d.kind === kind);
+  return [...site.devices.values()].filter((d) => d.kind === kind && d.format === 'canonical');
 }
 
 /** Connects as a device; rejects with the broker's refusal (e.g. "Connection refused: Bad username or password"). */

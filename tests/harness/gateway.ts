@@ -6,10 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { isMap, isSeq, parseDocument, stringify } from 'yaml';
 import { initSite, loadSiteFile } from '../../cli/init.js';
 import type { Site } from '../../core/site/model.js';
-import { readSecretsFile } from '../../gateway/auth/secrets.js';
+import { generateDeviceSecret, hashSecret, readSecretsFile, writeSecretsFile } from '../../gateway/auth/secrets.js';
+import { siteToYaml } from '../../core/site/example.js';
+import { exampleSiteFile as fixtureSiteFile } from './site-fixture.js';
 import { freePort } from '../../gateway/net/free-port.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
@@ -23,14 +25,44 @@ export interface TestSite {
   cleanup(): Promise<void>;
 }
 
-/** The example maker space (61 devices), with fresh secrets, in a temp dir. */
-export async function makeTestSite(): Promise<TestSite> {
+/**
+ * The example maker space (64 devices), with fresh secrets, in a temp dir. Its two serial readers
+ * are left out unless `serial` is set: they need pseudo-terminals, which serial tests make themselves.
+ */
+export async function makeTestSite(opts: { serial?: boolean } = {}): Promise<TestSite> {
   const dir = await mkdtemp(join(tmpdir(), 'of-site-'));
   const sitePath = join(dir, 'site.yaml');
   const secretsPath = join(dir, 'device-secrets.json');
   await initSite({ sitePath, secretsPath });
+  if (!opts.serial) {
+    const doc = parseDocument(await readFile(sitePath, 'utf8'));
+    const devices = doc.get('devices');
+    if (isSeq(devices)) devices.items = devices.items.filter((item) => !(isMap(item) && item.has('serial')));
+    await writeFile(sitePath, doc.toString({ lineWidth: 0 }));
+  }
   const site = await loadSiteFile(sitePath);
   const secrets = (await readSecretsFile(secretsPath)).devices;
+  return { dir, sitePath, secretsPath, site, secrets, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A site of canonical devices only (tests/harness/site-fixture.ts: `desks` desk sensors, readers,
+ * meters), with fresh secrets: for load and crash tests that need many devices of one format.
+ */
+export async function makeCanonicalTestSite(opts: { desks?: number; siteId?: string } = {}): Promise<TestSite> {
+  const dir = await mkdtemp(join(tmpdir(), 'of-site-'));
+  const sitePath = join(dir, 'site.yaml');
+  const secretsPath = join(dir, 'device-secrets.json');
+  const secrets: Record<string, string> = {};
+  const file = fixtureSiteFile({ desks: opts.desks ?? 60, id: opts.siteId ?? 'loadtest' });
+  const devices = (file.devices ?? []).map((d) => {
+    const secret = generateDeviceSecret();
+    secrets[d.id] = secret;
+    return { ...d, credentials: { hash: hashSecret(secret) } };
+  });
+  await writeFile(sitePath, siteToYaml({ ...file, devices }, 'test site'));
+  await writeSecretsFile(secretsPath, { version: 1, site: file.site.id, devices: secrets });
+  const site = await loadSiteFile(sitePath);
   return { dir, sitePath, secretsPath, site, secrets, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 

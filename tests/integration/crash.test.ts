@@ -6,7 +6,7 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestInfluxd, type TestInflux } from '../harness/influxd.js';
-import { makeTestSite, startGatewayProcess, type GatewayProcess, type TestSite } from '../harness/gateway.js';
+import { makeCanonicalTestSite, startGatewayProcess, type GatewayProcess, type TestSite } from '../harness/gateway.js';
 import { connectDevice, devicesOfKind, occupancyPayload, occupancyTopic } from '../harness/devices.js';
 
 let influx: TestInflux;
@@ -14,7 +14,7 @@ let site: TestSite;
 let gw: GatewayProcess;
 
 beforeAll(async () => {
-  [influx, site] = await Promise.all([startTestInfluxd(), makeTestSite()]);
+  [influx, site] = await Promise.all([startTestInfluxd(), makeCanonicalTestSite()]);
   gw = await startGatewayProcess({ site, influxUrl: influx.url, db: influx.db, config: { mqtt: { devicePublishRatePerSec: 100_000, devicePublishBurst: 100_000 } } });
 });
 

@@ -65,7 +65,7 @@ describe('ingest end to end', () => {
   });
 
   it('takes mosquitto_pub (QoS 1) the same way', async () => {
-    const device = devicesOfKind(site.site, 'occupancy-sensor')[10]!;
+    const device = devicesOfKind(site.site, 'occupancy-sensor')[7]!;
     const N = 300;
     const lines = Array.from({ length: N }, (_, seq) => occupancyPayload(7, seq, T0 + seq * 500)).join('\n') + '\n';
     const code = await new Promise<number | null>((resolve, reject) => {
