@@ -2,10 +2,14 @@
 import type { DeviceFormat } from '../../core/site/model.js';
 import { CanonicalDevice } from './canonical.js';
 import { rdm6300SimFactory, wiegand26SimFactory } from './serial-reader.js';
+import { createShellyPlug } from './shelly-gen2.js';
+import { createTasmotaPlug } from './tasmota.js';
 import type { SimDeviceFactory } from './types.js';
 import { createZigbee2mqttSensor } from './zigbee2mqtt.js';
 
 export const SIM_DEVICES: Readonly<Partial<Record<DeviceFormat, SimDeviceFactory>>> = Object.freeze({
+  tasmota: createTasmotaPlug,
+  'shelly-gen2': createShellyPlug,
   zigbee2mqtt: createZigbee2mqttSensor,
   canonical: (o) =>
     new CanonicalDevice({
