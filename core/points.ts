@@ -5,10 +5,12 @@
  *   target type, and the device/target ids (hundreds to thousands per site).
  * - Every numeric field is written as a float, always, so no device can ever
  *   cause a field type conflict (InfluxDB fixes a field's type on first write).
- * - The timestamp is the signal time in ms plus the device sequence number
- *   modulo 10^6 in the sub-millisecond nanoseconds: the same signal always
- *   becomes the same point (a replay overwrites, never duplicates), and two
- *   signals of one device within one millisecond stay distinct.
+ * - The timestamp is the signal time in ms plus, in the sub-millisecond
+ *   nanoseconds, the device sequence number modulo 10^6 — or, for signals
+ *   without one (seq 0: third-party devices, the gateway's own), a hash of the
+ *   idempotence key. The same signal always becomes the same point (a replay
+ *   overwrites, never duplicates), and two signals of one device within one
+ *   millisecond stay distinct.
  * - Tags and fields are built in key order (InfluxDB's recommended order for
  *   tags), so the encoder never sorts.
  */
@@ -36,6 +38,19 @@ export function pointTimeNs(tsMs: number, sub: number): string {
   return `${tsMs}${String(sub % 1_000_000).padStart(6, '0')}`;
 }
 
+/** FNV-1a (32-bit) of a string: a stable, dependency-free spread of keys over the sub-millisecond range. */
+export function keyHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** The sub-millisecond part of a signal's point time (see the file comment). */
+const subOf = (r: { readonly seq: number; readonly key: string }): number => (r.seq !== 0 ? r.seq : keyHash(r.key));
+
 function signalTags(s: Signal): Record<string, string> {
   const tags: Record<string, string> = { device: s.device, device_kind: s.deviceKind, site: s.site };
   if (s.space !== null) tags.space = s.space;
@@ -55,14 +70,14 @@ export function toPoint(r: JournalRecord): PointSpec {
         measurement: MEASUREMENTS.badge,
         tags: signalTags(r),
         fields: { card: r.credential.id, format: r.credential.format, seq: r.seq, ts_source: r.tsSource },
-        timeNs: pointTimeNs(r.ts, r.seq),
+        timeNs: pointTimeNs(r.ts, subOf(r)),
       };
     case 'occupancy':
       return {
         measurement: MEASUREMENTS.occupancy,
         tags: signalTags(r),
         fields: { occupied: b(r.occupied), seq: r.seq, ts_source: r.tsSource },
-        timeNs: pointTimeNs(r.ts, r.seq),
+        timeNs: pointTimeNs(r.ts, subOf(r)),
       };
     case 'power': {
       const fields: Record<string, number | string> = {};
@@ -73,7 +88,7 @@ export function toPoint(r: JournalRecord): PointSpec {
       fields.seq = r.seq;
       fields.ts_source = r.tsSource;
       if (r.voltageV !== null) fields.voltage_v = r.voltageV;
-      return { measurement: MEASUREMENTS.power, tags: signalTags(r), fields, timeNs: pointTimeNs(r.ts, r.seq) };
+      return { measurement: MEASUREMENTS.power, tags: signalTags(r), fields, timeNs: pointTimeNs(r.ts, subOf(r)) };
     }
     case 'health': {
       const fields: Record<string, number | string> = {};
@@ -82,7 +97,7 @@ export function toPoint(r: JournalRecord): PointSpec {
       if (r.online !== null) fields.online = b(r.online);
       fields.seq = r.seq;
       fields.ts_source = r.tsSource;
-      return { measurement: MEASUREMENTS.health, tags: signalTags(r), fields, timeNs: pointTimeNs(r.ts, r.seq) };
+      return { measurement: MEASUREMENTS.health, tags: signalTags(r), fields, timeNs: pointTimeNs(r.ts, subOf(r)) };
     }
     case 'system':
       return {

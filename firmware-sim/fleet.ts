@@ -19,7 +19,7 @@
  */
 import type { UplinkChannel } from '../core/protocol/topics.js';
 import { UPLINK_CHANNELS } from '../core/protocol/topics.js';
-import type { DeviceInfo, Site } from '../core/site/model.js';
+import type { Site } from '../core/site/model.js';
 import { type ChannelCounters, type MqttConnect, SimDeviceError, type SimLogger, silentLogger } from './devices/canonical.js';
 import { SIM_DEVICES, type SimDevice } from './devices/index.js';
 import { Rng } from './scenario/rng.js';

@@ -7,6 +7,7 @@
  * a durable commit.
  */
 import { resolve } from 'node:path';
+import { gatewayReplyBase } from '../core/protocol/topics.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
@@ -169,7 +170,7 @@ export class Gateway {
     const device = site.devices.get(deviceId);
     if (!device) throw new Error(`no device "${deviceId}" in site "${site.id}"`);
     const encoder = ENCODERS[device.format];
-    const messages = encoder?.encode(device, command, { site, requestId: ++this.requestId, replyTopicBase: `fac/v1/${site.id}/gateway` });
+    const messages = encoder?.encode(device, command, { site, requestId: ++this.requestId, replyTopicBase: gatewayReplyBase(site.id) });
     if (!messages) throw new Error(`device "${deviceId}" (${device.kind}, ${device.format}) cannot take a ${command.type} command`);
     for (const m of messages) await this.broker.publish(m.topic, m.payload, { qos: m.qos });
   }

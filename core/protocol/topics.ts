@@ -21,6 +21,8 @@ export const commandTopic = (site: string, device: string, command: string): str
   `${deviceBase(site, device)}/cmd/${command}`;
 export const commandFilter = (site: string, device: string): string => `${deviceBase(site, device)}/cmd/#`;
 export const gatewayStatusTopic = (site: string): string => `${PROTOCOL_PREFIX}/${site}/gateway/status`;
+/** Where devices that answer requests (Shelly RPC `src`) send their replies: `<base>/rpc`. */
+export const gatewayReplyBase = (site: string): string => `${PROTOCOL_PREFIX}/${site}/gateway`;
 
 export type ParsedTopic =
   | { readonly type: 'uplink'; readonly site: string; readonly device: string; readonly channel: UplinkChannel }

@@ -658,8 +658,15 @@ function connectionIssues(dev: Obj, i: number, kind: DeviceKind | undefined, ind
 }
 
 /** MQTT identities must be unambiguous: client ids, topics, friendly names, serial ports. */
-function identityIssues(root: Obj, add: AddIssue): void {
+function identityIssues(root: Obj, addIssue: AddIssue): void {
   const seen = new Map<string, string>();
+  let count = 0;
+  const add: AddIssue = (...a) => {
+    count++;
+    addIssue(...a);
+  };
+  const issuesBefore = () => count;
+  const spaces: { ns: string; id: string; path: SitePath }[] = [];
   const claim = (key: string, path: SitePath, what: string, owner: string, fix: string) => {
     const other = seen.get(key);
     if (other !== undefined) add(path, 'duplicate-identity', `${what} is already used by device "${other}"; ${fix}`);
@@ -691,8 +698,44 @@ function identityIssues(root: Obj, add: AddIssue): void {
       }
       if (format !== 'canonical') {
         const topic = typeof mqtt.topic === 'string' ? mqtt.topic : defaultTopic(format, id);
+        const before = issuesBefore();
         claim(`topic:${format}:${topic}`, at('topic'), `${format} topic "${topic}"`, id, 'give each device its own topic, on the device and in mqtt.topic');
+        if (issuesBefore() === before) for (const ns of namespacesOf(format, topic)) spaces.push({ ns, id, path: at('topic') });
       }
+    }
+  }
+  topicOverlaps(spaces, add);
+}
+
+/**
+ * The topic prefixes a device publishes and hears under. Two devices' prefixes must never nest: a
+ * Tasmota plug with topic "x" publishes tele/x/…, which is inside the prefix of a Shelly whose prefix is
+ * "tele/x", so one could speak for the other.
+ */
+function namespacesOf(format: DeviceFormat, topic: string): string[] {
+  switch (format) {
+    case 'tasmota':
+      return [`tele/${topic}/`, `stat/${topic}/`, `cmnd/${topic}/`];
+    case 'shelly-gen2':
+    case 'zigbee2mqtt':
+      return [`${topic}/`];
+    default:
+      return [];
+  }
+}
+
+function topicOverlaps(spaces: { ns: string; id: string; path: SitePath }[], add: AddIssue): void {
+  // fac/ is OpenFacility's own protocol (canonical devices, the gateway's topics).
+  for (const s of spaces) {
+    if (s.ns.startsWith('fac/')) add(s.path, 'duplicate-identity', `topic "${s.ns.slice(0, -1)}" lies under fac/, which is OpenFacility's own topic space; choose a topic that does not start with fac/`);
+  }
+  // Sorted, a prefix comes right before the names it contains (or before another that it also contains).
+  const sorted = [...spaces].sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0));
+  for (let k = 1; k < sorted.length; k++) {
+    const a = sorted[k - 1]!;
+    const b = sorted[k]!;
+    if (a.id !== b.id && b.ns.startsWith(a.ns)) {
+      add(b.path, 'duplicate-identity', `its topics (${b.ns}…) lie inside those of device "${a.id}" (${a.ns}…), so one could publish as the other; choose topics that do not contain each other`);
     }
   }
 }

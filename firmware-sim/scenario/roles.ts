@@ -67,6 +67,9 @@ export function rolesOf(site: Site): Roles {
         }
         break;
       }
+      case 'zigbee-bridge':
+        // A bridge has no role of its own: its sensors do.
+        break;
       case 'power-meter':
         if (d.target?.type === 'equipment') add(machineMeters, d.target.id, d.id);
         else buildingMeters.push(d.id);

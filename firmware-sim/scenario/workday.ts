@@ -167,6 +167,9 @@ function* deviceStream(ctx: Ctx, device: DeviceInfo): Generator<Item, void, unde
         else if (roles.buildingMeters.includes(device.id)) subs.push(power(ctx, device.id, profileNamed('building'), openingHours(ctx, device.id)));
       }
       break;
+    case 'zigbee-bridge':
+      // A bridge reports only its own availability, which its connection carries: nothing to schedule.
+      return;
   }
   if (sends(device, 'health')) subs.push(health(ctx, device));
   yield* offlineFilter(mergeByTs(subs), device.id);

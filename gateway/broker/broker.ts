@@ -251,7 +251,7 @@ export class MqttBroker {
       }
       bucket.take(clock.now());
       this.opts.logger.info({ client: client.id, username, reason }, 'mqtt connection refused');
-      cb(new BrokerRefusal(message, code) as unknown as AuthenticateError, null);
+      cb(new BrokerRefusal(message, code), null);
     };
     if (username === undefined || username === '') return refuse('anonymous', 'anonymous clients are not allowed', 4);
     const device = this.deviceFor(client.id);
@@ -295,6 +295,9 @@ export class MqttBroker {
     }
     if (decision.route === null) {
       metrics.ignored.labels(decision.ignored ?? 'not_recorded').inc();
+      // What is not recorded is not retained either: nobody here consumes it, and a device must not
+      // be able to fill the broker's memory with retained messages we ignore.
+      packet.retain = false;
       cb(null);
       return;
     }

@@ -18,7 +18,7 @@
  * (Shelly API docs: Gen2 "MQTT", "Notifications", "Switch" component.)
  */
 import type { AclReason } from '../../core/protocol/acl.js';
-import { PROTOCOL_PREFIX } from '../../core/protocol/topics.js';
+import { gatewayReplyBase } from '../../core/protocol/topics.js';
 import type { HealthSignal, PowerSignal, Signal } from '../../core/signals.js';
 import type { DeviceInfo, Site } from '../../core/site/model.js';
 import { contentKey, deviceTimeUsable, type ConnectionPolicy, type DecodeContext, type DecodeResult, type MqttDecoder, type PublishDecision, type RejectReason } from './types.js';
@@ -35,7 +35,7 @@ export type ShellyChannel = (typeof SHELLY_CHANNELS)[number];
  * encoders' replyTopicBase, and the device publishes to `<src>/rpc`.
  */
 export function shellyReplyTopic(siteId: string): string {
-  return `${PROTOCOL_PREFIX}/${siteId}/gateway/rpc`;
+  return `${gatewayReplyBase(siteId)}/rpc`;
 }
 
 /**

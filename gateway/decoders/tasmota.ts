@@ -65,6 +65,13 @@ const IGNORED_INFO = ignored('tasmota_info');
 const IGNORED_RESULT = ignored('tasmota_result');
 const IGNORED_STATUS = ignored('tasmota_status');
 const IGNORED_OTHER = ignored('tasmota_other');
+const IGNORED_DISCOVERY = ignored('tasmota_discovery');
+/**
+ * Tasmota's own discovery messages (retained, on every connect, unless SetOption19 is set): a plug
+ * refused here would be disconnected and reconnect forever. They are acknowledged and dropped (the
+ * broker never retains what it does not record). Only this exact shape: tasmota/discovery/<MAC>/….
+ */
+const DISCOVERY = /^tasmota\/discovery\/[0-9A-F]{12}\/(config|sensors)$/;
 
 /** One topic level, as Tasmota's default FullTopic puts the message type in the last level. */
 const oneLevel = (rest: string): boolean => rest.length > 0 && !rest.includes('/');
@@ -113,6 +120,7 @@ export const tasmotaDecoder: MqttDecoder = {
           if (rest === 'RESULT') return IGNORED_RESULT;
           return rest.startsWith('STATUS') ? IGNORED_STATUS : IGNORED_OTHER;
         }
+        if (DISCOVERY.test(topic)) return IGNORED_DISCOVERY;
         return otherTopic(topic);
       },
       subscribe: (filter) => filters.has(filter),

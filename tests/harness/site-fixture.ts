@@ -6,9 +6,6 @@
 import type { Site, SiteFile } from '../../core/site/model.js';
 import { formatSiteIssue, validateSite } from '../../core/site/validate.js';
 
-function byId<T extends { readonly id: string }>(items: readonly T[] | undefined): ReadonlyMap<string, T> {
-  return new Map((items ?? []).map((i) => [i.id, i] as const));
-}
 
 export function siteFromFile(file: SiteFile): Site {
   const r = validateSite(file);

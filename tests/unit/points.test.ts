@@ -58,3 +58,14 @@ describe('record → point', () => {
     for (const r of records) expect(toLine(toPoint(JSON.parse(JSON.stringify(r)) as JournalRecord))).toBe(toLine(toPoint(r)));
   });
 });
+
+describe('points of signals without a sequence number', () => {
+  it('spread over the sub-millisecond range by key, the same key always the same time', () => {
+    const mk = (key: string): JournalRecord => ({ ...base, seq: 0, kind: 'occupancy', key, occupied: true });
+    const a = toPoint(mk('occ-1:c:1700000000000:abc')).timeNs;
+    const b = toPoint(mk('occ-1:c:1700000000000:abd')).timeNs;
+    expect(a.slice(0, 13)).toBe(String(base.ts));
+    expect(a).not.toBe(b);
+    expect(toPoint(mk('occ-1:c:1700000000000:abc')).timeNs).toBe(a);
+  });
+});

@@ -291,7 +291,11 @@ describe('Tasmota connection policy', () => {
     ['tele/plug_laser_1/', false, { ok: false, reason: 'not_own_topic' }],
     ['tele/plug_laser_1', false, { ok: false, reason: 'not_own_topic' }],
     ['fac/v1/demo-makerspace/d/pm-laser-1/power', false, { ok: false, reason: 'not_own_topic' }],
-    ['tasmota/discovery/A4CF12B3C4D5/config', true, { ok: false, reason: 'not_own_topic' }],
+    // Tasmota's own discovery (retained, every connect): acknowledged and dropped, never a disconnect loop.
+    ['tasmota/discovery/A4CF12B3C4D5/config', true, { ok: true, route: null, ignored: 'tasmota_discovery' }],
+    ['tasmota/discovery/A4CF12B3C4D5/sensors', true, { ok: true, route: null, ignored: 'tasmota_discovery' }],
+    ['tasmota/discovery/A4CF12B3C4D5/other', true, { ok: false, reason: 'not_own_topic' }],
+    ['tasmota/discovery/../config', true, { ok: false, reason: 'not_own_topic' }],
     ['homeassistant/switch/A4CF12_RL_1/config', true, { ok: false, reason: 'not_own_topic' }],
     ['plug_laser_1/tele/SENSOR', false, { ok: false, reason: 'not_own_topic' }],
     ['cmnd/plug_laser_1/POWER', false, { ok: false, reason: 'command_topic' }],
