@@ -719,7 +719,10 @@ function namespacesOf(format: DeviceFormat, topic: string): string[] {
     case 'shelly-gen2':
     case 'zigbee2mqtt':
       return [`${topic}/`];
-    default:
+    // Canonical devices live under fac/v1/<site>/d/<id>/ (checked by id); serial readers have no topics.
+    case 'canonical':
+    case 'rdm6300':
+    case 'wiegand26':
       return [];
   }
 }
