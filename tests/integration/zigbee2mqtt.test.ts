@@ -123,7 +123,7 @@ describe('Zigbee2MQTT bridge → gateway → InfluxDB', () => {
     ]);
 
     // Every Zigbee2MQTT message carries linkquality: the motion report's health point, then the battery report's.
-    const deskHealth = await rows(`SELECT battery_pct, link_quality, target FROM device_health WHERE device='${DESK_SENSOR}' AND link_quality >= 0 AND time <= ${T0 + 60_000}ms`);
+    const deskHealth = await rows(`SELECT battery_pct, link_quality, target FROM device_health WHERE device='${DESK_SENSOR}' AND link_quality >= 0 AND time < ${T0 + 60_001}ms`);
     expect(deskHealth.map((r) => [r.battery_pct ?? null, r.link_quality, r.target])).toEqual([
       [null, expect.any(Number) as unknown, 'cw-01'],
       [87, 120, 'cw-01'],
