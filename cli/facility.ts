@@ -83,11 +83,20 @@ const common = (cmd: Command) =>
 common(program.command('init'))
   .description('write an example maker-space site file and its device secrets')
   .option('--site-id <id>', 'site id', 'demo-makerspace')
+  .option('--desks <n>', 'hot desks on the co-working floor (default 36), e.g. 500 for a load test', int('--desks'))
+  .option('--machines <n>', 'machines (default 10), e.g. 40 for a load test', int('--machines'))
   .option('--force', 'overwrite existing files')
-  .action(async (flags: CommonFlags & { siteId: string; force?: boolean }) => {
+  .action(async (flags: CommonFlags & { siteId: string; force?: boolean; desks?: number; machines?: number }) => {
     const config = configFrom(flags, {});
     const { sitePath, secretsPath } = sitePaths(config);
-    const r = await initSite({ sitePath, secretsPath, siteId: flags.siteId, force: flags.force ?? false });
+    const r = await initSite({
+      sitePath,
+      secretsPath,
+      siteId: flags.siteId,
+      force: flags.force ?? false,
+      ...(flags.desks !== undefined && { hotDesks: flags.desks }),
+      ...(flags.machines !== undefined && { machines: flags.machines }),
+    });
     console.log(`Wrote ${r.sitePath} (${r.deviceCount} devices) and ${r.secretsPath} (device secrets, keep private).`);
     console.log('Edit the site file to describe your space, then run: npm start');
   });
@@ -157,11 +166,23 @@ common(program.command('sim'))
   .option('--broker <url>', 'MQTT broker URL', 'mqtt://127.0.0.1:1883')
   .option('--speed <n>', 'simulated time per real time', num('--speed'), 1)
   .option('--seed <n>', 'random seed', int('--seed'), 1)
+  .option('--members <n>', 'members in the simulated population (default 120)', int('--members'))
+  .option('--intensity <x>', 'multiplies machine jobs, meetings and visitors (default 1)', num('--intensity'))
   .option('--duration <s>', 'stop after this many real seconds', num('--duration'))
-  .action(async (flags: CommonFlags & { broker: string; speed: number; seed: number; duration?: number }) => {
+  .action(async (flags: CommonFlags & { broker: string; speed: number; seed: number; members?: number; intensity?: number; duration?: number }) => {
     const config = configFrom(flags, {});
     const { sitePath, secretsPath } = sitePaths(config);
-    await runSimCommand({ sitePath, secretsPath, brokerUrl: flags.broker, speed: flags.speed, seed: flags.seed, durationS: flags.duration, logger: makeLogger(config.log.level) });
+    await runSimCommand({
+      sitePath,
+      secretsPath,
+      brokerUrl: flags.broker,
+      speed: flags.speed,
+      seed: flags.seed,
+      durationS: flags.duration,
+      ...(flags.members !== undefined && { members: flags.members }),
+      ...(flags.intensity !== undefined && { intensity: flags.intensity }),
+      logger: makeLogger(config.log.level),
+    });
   });
 
 const siteCmd = program.command('site').description('site file tools');

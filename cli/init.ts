@@ -14,6 +14,9 @@ export interface InitSiteOptions {
   readonly siteId?: string;
   /** Overwrite existing files (their device secrets are lost: devices must be re-provisioned). */
   readonly force?: boolean;
+  /** Size of the example: hot desks (default 36) and machines (default 10). */
+  readonly hotDesks?: number;
+  readonly machines?: number;
 }
 
 export interface InitSiteResult {
@@ -66,6 +69,8 @@ export async function initSite(opts: InitSiteOptions): Promise<InitSiteResult> {
   const logins: Record<string, string> = {};
   const file = exampleSiteFile({
     ...(opts.siteId !== undefined && { siteId: opts.siteId }),
+    ...(opts.hotDesks !== undefined && { hotDesks: opts.hotDesks }),
+    ...(opts.machines !== undefined && { machines: opts.machines }),
     credentialsFor: (id) => {
       const secret = generateDeviceSecret();
       if (id.startsWith('login:')) logins[id.slice('login:'.length)] = secret;

@@ -8,7 +8,17 @@ import { loadSiteFile } from './init.js';
 
 export type { SimHandle };
 
-export async function startSimulator(opts: { site: Site; secretsPath: string; siteDir: string; brokerUrl: string; speed: number; seed: number; logger: Logger }): Promise<SimHandle> {
+export async function startSimulator(opts: {
+  site: Site;
+  secretsPath: string;
+  siteDir: string;
+  brokerUrl: string;
+  speed: number;
+  seed: number;
+  members?: number;
+  intensity?: number;
+  logger: Logger;
+}): Promise<SimHandle> {
   const secrets = await readSecretsFile(opts.secretsPath);
   if (secrets.site !== opts.site.id) {
     throw new Error(`${opts.secretsPath} holds secrets for site "${secrets.site}", but the site file is "${opts.site.id}"; pass --secrets for this site or --no-sim`);
@@ -21,13 +31,26 @@ export async function startSimulator(opts: { site: Site; secretsPath: string; si
     brokerUrl: opts.brokerUrl,
     speed: opts.speed,
     seed: opts.seed,
+    ...(opts.members !== undefined && { members: opts.members }),
+    ...(opts.intensity !== undefined && { intensity: opts.intensity }),
     logger: opts.logger,
   });
 }
 
-export async function runSimCommand(opts: { sitePath: string; secretsPath: string; brokerUrl: string; speed: number; seed: number; durationS?: number; logger: Logger }): Promise<void> {
+export async function runSimCommand(opts: {
+  sitePath: string;
+  secretsPath: string;
+  brokerUrl: string;
+  speed: number;
+  seed: number;
+  members?: number;
+  intensity?: number;
+  durationS?: number;
+  logger: Logger;
+}): Promise<void> {
   const site = await loadSiteFile(opts.sitePath);
-  const sim = await startSimulator({ site, secretsPath: opts.secretsPath, siteDir: dirname(opts.sitePath), brokerUrl: opts.brokerUrl, speed: opts.speed, seed: opts.seed, logger: opts.logger });
+  const { sitePath, durationS: _d, ...rest } = opts;
+  const sim = await startSimulator({ ...rest, site, siteDir: dirname(sitePath) });
   const report = () => {
     const s = sim.stats();
     opts.logger.info({ stats: s }, 'simulator progress');

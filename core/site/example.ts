@@ -20,6 +20,10 @@ export interface ExampleSiteOptions {
    * `{ hash: hashSecret(generateDeviceSecret()) }`; called once for each that needs its own, in file order.
    */
   readonly credentialsFor: (id: string) => { hash: string } | { secret: string };
+  /** Hot desks on the co-working floor (default 36); more make a larger space for load tests. */
+  readonly hotDesks?: number;
+  /** Machines (default 10); beyond the ten of the example, more of the same kinds are added to the labs. */
+  readonly machines?: number;
 }
 
 /** The shared login of the example's Tasmota plugs (Tasmota keeps one MQTT login per plug, but fleets are often flashed with one). */
@@ -38,9 +42,9 @@ const SPACES: readonly SpaceDef[] = [
   { id: 'workshop', name: 'Wood & Metal Workshop', nameZh: '木工金工车间', kind: 'lab', capacity: 8, requiresCertification: 'workshop-safety' },
 ];
 
-/** 36 hot desks in a 6 × 6 grid on the co-working floor, 8 fixed desks for start-up teams (metres). */
-const DESKS: readonly DeskDef[] = [
-  ...Array.from({ length: 36 }, (_, i): DeskDef => ({
+/** Hot desks in a grid six wide on the co-working floor (36 by default), 8 fixed desks for start-up teams (metres). */
+const desksFor = (hot: number): DeskDef[] => [
+  ...Array.from({ length: hot }, (_, i): DeskDef => ({
     id: `cw-${pad(i + 1)}`,
     space: 'cowork',
     kind: 'hot',
@@ -66,7 +70,7 @@ const DOORS: readonly DoorDef[] = [
  * Running thresholds sit between the machine's idle draw (controller, fans,
  * chiller standby) and its working draw, from typical nameplate figures.
  */
-const EQUIPMENT: readonly EquipmentDef[] = [
+const BASE_EQUIPMENT: readonly EquipmentDef[] = [
   { id: 'laser-1', space: 'fablab', name: 'Laser cutter 1 (CO2 100 W)', nameZh: '激光切割机 1号', class: 'laser-cutter', runningThresholdW: 300 },
   { id: 'laser-2', space: 'fablab', name: 'Laser cutter 2 (CO2 60 W)', nameZh: '激光切割机 2号', class: 'laser-cutter', runningThresholdW: 200 },
   { id: 'fdm-1', space: 'fablab', name: 'FDM 3D printer 1', nameZh: 'FDM 3D打印机 1号', class: '3d-printer', runningThresholdW: 40 },
@@ -79,6 +83,23 @@ const EQUIPMENT: readonly EquipmentDef[] = [
   { id: 'lathe-1', space: 'workshop', name: 'Metal lathe', nameZh: '金属车床', class: 'lathe', runningThresholdW: 150 },
 ];
 
+/**
+ * `count` machines: the example's ten, then more of the same kinds (laser-3, fdm-4, …) in the same
+ * labs, for load tests of a larger space.
+ */
+function equipmentFor(count: number): EquipmentDef[] {
+  const out = BASE_EQUIPMENT.slice(0, count).map((e) => ({ ...e }));
+  const next = new Map<string, number>();
+  for (let i = BASE_EQUIPMENT.length; i < count; i++) {
+    const t = BASE_EQUIPMENT[i % BASE_EQUIPMENT.length]!;
+    const base = t.id.replace(/-\d+$/, '');
+    const n = (next.get(base) ?? BASE_EQUIPMENT.filter((e) => e.id.startsWith(`${base}-`)).length) + 1;
+    next.set(base, n);
+    out.push({ ...t, id: `${base}-${n}`, name: `${t.name.replace(/\s*\d+\b.*$|\s*\(.*$/, '')} ${n}`, nameZh: `${(t.nameZh ?? t.name).replace(/\s*\d+号$/, '')} ${n}号` });
+  }
+  return out;
+}
+
 /** Machines that need a badge at the machine itself, not only at the lab door. */
 const BADGE_AT_MACHINE: readonly string[] = ['laser-1', 'laser-2'];
 
@@ -86,28 +107,26 @@ const BADGE_AT_MACHINE: readonly string[] = ['laser-1', 'laser-2'];
  * Which plugs meter which machines, as spaces really buy them: Tasmota-flashed plugs on the big
  * machines (one shared login), Shelly Plus Plug S on the printers, OpenFacility's own meters elsewhere.
  */
-const PLUG_FORMAT: Readonly<Record<string, DeviceDef['format']>> = {
-  'laser-1': 'tasmota',
-  'laser-2': 'tasmota',
-  'cnc-1': 'tasmota',
-  'lathe-1': 'tasmota',
-  'fdm-1': 'shelly-gen2',
-  'fdm-2': 'shelly-gen2',
-  'fdm-3': 'shelly-gen2',
-  'resin-1': 'shelly-gen2',
+const PLUG_FORMAT_BY_KIND: Readonly<Record<string, DeviceDef['format']>> = {
+  laser: 'tasmota',
+  cnc: 'tasmota',
+  lathe: 'tasmota',
+  fdm: 'shelly-gen2',
+  resin: 'shelly-gen2',
 };
+const plugFormat = (machineId: string): DeviceDef['format'] => PLUG_FORMAT_BY_KIND[machineId.replace(/-\d+$/, '')] ?? 'canonical';
 
 type DeviceShape = Omit<DeviceDef, 'credentials'> & { readonly own?: false | 'login' };
 
-function deviceShapes(): DeviceShape[] {
+function deviceShapes(desks: readonly DeskDef[], equipment: readonly EquipmentDef[]): DeviceShape[] {
   return [
     ...DOORS.map((d): DeviceShape => ({ id: `dc-${d.id}`, kind: 'door-controller', door: d.id })),
     // 125 kHz readers on serial lines at two lab doors (the door controllers still drive the locks).
     { id: 'rd-fablab', kind: 'badge-reader', format: 'rdm6300', door: 'fablab', serial: { path: 'serial/rd-fablab', baudRate: 9600 }, own: false },
     { id: 'rd-workshop', kind: 'badge-reader', format: 'wiegand26', door: 'workshop', serial: { path: 'serial/rd-workshop', baudRate: 9600 }, own: false },
     ...BADGE_AT_MACHINE.map((m): DeviceShape => ({ id: `br-${m}`, kind: 'badge-reader', equipment: m })),
-    ...EQUIPMENT.map((m): DeviceShape => {
-      const format = PLUG_FORMAT[m.id] ?? 'canonical';
+    ...equipment.map((m): DeviceShape => {
+      const format = plugFormat(m.id);
       const id = `pm-${m.id}`;
       if (format === 'tasmota') return { id, kind: 'power-meter', format, equipment: m.id, mqtt: { clientId: `DVES_${m.id.replace(/-/g, '').toUpperCase()}`, topic: `plug_${m.id.replace(/-/g, '_')}` }, own: 'login' };
       if (format === 'shelly-gen2') return { id, kind: 'power-meter', format, equipment: m.id, mqtt: { clientId: `shellyplusplugs-${m.id}`, topic: `shellyplusplugs-${m.id}` } };
@@ -115,7 +134,7 @@ function deviceShapes(): DeviceShape[] {
     }),
     // Hot desks: Aqara PIR sensors on one Zigbee2MQTT bridge. Fixed desks: OpenFacility's own sensors.
     { id: EXAMPLE_Z2M_BRIDGE, kind: 'zigbee-bridge', format: 'zigbee2mqtt', space: 'cowork', mqtt: { topic: 'zigbee2mqtt' } },
-    ...DESKS.map((d): DeviceShape =>
+    ...desks.map((d): DeviceShape =>
       d.kind === 'hot'
         ? { id: `occ-${d.id}`, kind: 'occupancy-sensor', format: 'zigbee2mqtt', desk: d.id, bridge: EXAMPLE_Z2M_BRIDGE, mqtt: { friendlyName: `desk_${d.id}` }, model: 'aqara-rtcgq11lm', own: false }
         : { id: `occ-${d.id}`, kind: 'occupancy-sensor', desk: d.id },
@@ -126,20 +145,24 @@ function deviceShapes(): DeviceShape[] {
 
 /** The example's device ids, in file order (for provisioning lists and tests). */
 export function exampleDeviceIds(): string[] {
-  return deviceShapes().map((d) => d.id);
+  return deviceShapes(desksFor(36), equipmentFor(BASE_EQUIPMENT.length)).map((d) => d.id);
 }
 
 /** The example maker space as a site file object (validate it with validateSite). */
 export function exampleSiteFile(opts: ExampleSiteOptions): SiteFile {
   const clone = <T>(items: readonly T[]): T[] => structuredClone(items as T[]);
+  const hot = opts.hotDesks ?? 36;
+  const desks = desksFor(hot);
+  const equipment = equipmentFor(opts.machines ?? BASE_EQUIPMENT.length);
+  const spaces = clone(SPACES).map((sp) => (sp.id === 'cowork' ? { ...sp, capacity: Math.max(sp.capacity ?? 0, Math.ceil(hot * 2.2)) } : sp));
   return {
     version: 1,
     site: { id: opts.siteId ?? EXAMPLE_SITE_ID, name: 'Demo Maker Space', nameZh: '示范创客空间', timezone: 'Asia/Shanghai' },
-    spaces: clone(SPACES),
-    desks: clone(DESKS),
+    spaces,
+    desks,
     doors: clone(DOORS),
-    equipment: clone(EQUIPMENT),
-    devices: deviceShapes().map(({ own, ...d }): DeviceDef =>
+    equipment,
+    devices: deviceShapes(desks, equipment).map(({ own, ...d }): DeviceDef =>
       own === false ? d : own === 'login' ? { ...d, credentials: { login: EXAMPLE_TASMOTA_LOGIN } } : { ...d, credentials: opts.credentialsFor(d.id) },
     ),
     logins: [{ id: EXAMPLE_TASMOTA_LOGIN, username: 'tasmota', credentials: opts.credentialsFor(`login:${EXAMPLE_TASMOTA_LOGIN}`) } satisfies LoginDef],

@@ -41,6 +41,14 @@ describe('facility init and site check', () => {
     expect(check.stdout).toMatch(/OK .* 44 desks, 10 machines, 64 devices/);
   });
 
+  it('writes a larger example for load tests', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'of-cli-'));
+    dirs.push(dir);
+    expect((await facility(['init', '--data-dir', dir, '--desks', '200', '--machines', '25'])).code).toBe(0);
+    const check = await facility(['site', 'check', join(dir, 'site.yaml')]);
+    expect(check.stdout).toMatch(/208 desks, 25 machines/);
+  });
+
   it('reports site file errors with file, line and reason', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'of-cli-'));
     dirs.push(dir);
