@@ -184,7 +184,8 @@ export class Gateway {
 
   health(): GatewayHealth {
     const journal = this.journal.stats();
-    const sink = this.journal.sinkStats();
+    // The writer thread reports the sink every second; the backlog itself is counted here on every commit.
+    const sink = { ...this.journal.sinkStats(), lagRecords: journal.pending };
     const problems: string[] = [];
     if (journal.failing) problems.push(`journal: ${journal.failing}`);
     const serial = this.serial.status();
