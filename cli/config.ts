@@ -34,6 +34,18 @@ export const ConfigSchema = Type.Object(
       { host: Type.String({ default: '0.0.0.0' }), port: Port(8080, 'HTTP port: /healthz, /metrics, API and pages') },
       { default: {}, additionalProperties: false },
     ),
+    server: Type.Object(
+      {
+        dbFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Server database (SQLite); default <dataDir>/server.db' }),
+        sessionTtlHours: Type.Number({ exclusiveMinimum: 0, maximum: 24 * 90, default: 12, description: 'A login session ends after this long without use' }),
+        loginPerIpPerMinute: Pos(10, 'Login attempts per address per minute'),
+        loginFailuresPerAccount: Pos(10, 'Failed logins an account may have before it must wait'),
+        loginRefillMinutes: Pos(15, 'One more attempt per this many minutes once an account has used its failures'),
+        requestsPerMinute: Pos(1200, 'API requests per address per minute'),
+        trustProxy: Type.Boolean({ default: false, description: 'Behind a TLS-terminating reverse proxy: trust X-Forwarded-* (session cookies then get Secure)' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     influx: Type.Object(
       {
         url: Type.Union([Type.String({ pattern: '^https?://' }), Type.Null()], { default: null, description: 'External InfluxDB (1.x, or 2.x/3.x via v1 API); null runs a local influxd' }),

@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { buildConfig, ConfigError, type FacilityConfig } from './config.js';
 import { initSite, loadSiteFile } from './init.js';
 import { runSimCommand } from './sim.js';
-import { sitePaths, startSystem } from './system.js';
+import { sitePaths, startServerOnly, startSystem } from './system.js';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -159,6 +159,19 @@ common(program.command('start'))
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
+
+common(program.command('server'))
+  .description('run the server alone (API, accounts, reference data), for remote gateways')
+  .option('--http-port <port>', 'HTTP port', int('--http-port'))
+  .action(async (flags: CommonFlags & { httpPort?: number }) => {
+    const config = configFrom(flags, { http: { port: flags.httpPort } });
+    const logger = makeLogger(config.log.level);
+    const s = await startServerOnly(config, logger);
+    console.log(`OpenFacility server at ${s.httpUrl} (API docs: ${s.httpUrl}/docs). Press Ctrl-C to stop.`);
+    const shutdown = () => void s.stop().then(() => process.exit(0));
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
   });
 
 common(program.command('sim'))

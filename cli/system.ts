@@ -15,7 +15,9 @@ import { Gateway } from '../gateway/gateway.js';
 import { InfluxV1Client } from '../gateway/influx/client.js';
 import { InfluxdProcess, ensureInfluxd } from '../gateway/influx/influxd.js';
 import { ensureCommand } from '../gateway/platform/debian.js';
-import { buildApp } from '../server/app.js';
+import { buildApp, type ServerOptions } from '../server/app.js';
+import { ensureAdmin } from '../server/auth/bootstrap.js';
+import { migrate, openSqlite, type ServerDb } from '../server/db/database.js';
 import type { FacilityConfig } from './config.js';
 import { initSite, loadSiteFile } from './init.js';
 import { startSimulator, type SimHandle } from './sim.js';
@@ -39,6 +41,47 @@ export function sitePaths(config: FacilityConfig): { dataDir: string; sitePath: 
     dataDir,
     sitePath: resolve(config.siteFile ?? join(dataDir, 'site.yaml')),
     secretsPath: resolve(config.secretsFile ?? join(dataDir, 'device-secrets.json')),
+  };
+}
+
+/** Opens the server database, applies migrations and makes sure an administrator exists (first run). */
+export async function openServer(config: FacilityConfig, dataDir: string, logger: Logger): Promise<{ db: ServerDb; options: ServerOptions }> {
+  const db = openSqlite(resolve(config.server.dbFile ?? join(dataDir, 'server.db')));
+  try {
+    const m = await migrate(db);
+    if (m.applied.length > 0) logger.info({ applied: m.applied, version: m.version }, 'server database migrated');
+    const admin = await ensureAdmin(db, { env: process.env, clock: systemClock, passwordFile: join(dataDir, 'initial-admin-password.txt') });
+    if (admin) {
+      if (admin.generatedPassword) {
+        console.log(
+          [
+            '',
+            'First start: an administrator account was created. 首次启动：已创建管理员账号。',
+            `  user name 用户名   ${admin.username}`,
+            `  password  密码     ${admin.generatedPassword}`,
+            `  (also in ${admin.passwordFile ?? ''}, readable only by you: delete it after logging in and changing the password)`,
+            '',
+          ].join('\n'),
+        );
+      } else {
+        logger.info({ username: admin.username }, 'administrator created from FACILITY_ADMIN_PASSWORD');
+      }
+    }
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return {
+    db,
+    options: {
+      db,
+      clock: systemClock,
+      sessionTtlMs: config.server.sessionTtlHours * 3600_000,
+      loginPerIpPerMinute: config.server.loginPerIpPerMinute,
+      loginFailuresPerAccount: config.server.loginFailuresPerAccount,
+      loginRefillMs: config.server.loginRefillMinutes * 60_000,
+      requestsPerMinute: config.server.requestsPerMinute,
+    },
   };
 }
 
@@ -104,7 +147,9 @@ export async function startSystem(config: FacilityConfig, logger: Logger): Promi
     stack.push({ name: 'gateway', stop: () => gateway.stop() });
     const { mqttPort } = await gateway.start();
 
-    const app: FastifyInstance = await buildApp({ logger, gateway: { health: () => gateway.health(), registry } });
+    const server = await openServer(config, dataDir, logger);
+    stack.push({ name: 'server-db', stop: () => server.db.destroy() });
+    const app: FastifyInstance = await buildApp({ logger, server: server.options, trustProxy: config.server.trustProxy, gateway: { health: () => gateway.health(), registry } });
     stack.push({ name: 'http', stop: () => app.close() });
     const address = await app.listen({ host: config.http.host, port: config.http.port });
     const httpUrl = address.replace('0.0.0.0', 'localhost');
@@ -129,5 +174,26 @@ async function ensureDatabase(influx: InfluxV1Client, logger: Logger): Promise<v
   } catch (err) {
     // InfluxDB 2.x/3.x map databases to buckets and may refuse CREATE DATABASE; writes then tell us more.
     logger.warn({ err: (err as Error).message, db: influx.db }, 'could not create the InfluxDB database (it may already exist or be mapped to a bucket)');
+  }
+}
+
+/** `facility server`: the server alone (API and pages), for a central server with remote gateways. */
+export async function startServerOnly(config: FacilityConfig, logger: Logger): Promise<{ httpUrl: string; stop(): Promise<void> }> {
+  const { dataDir } = sitePaths(config);
+  mkdirSync(dataDir, { recursive: true });
+  const server = await openServer(config, dataDir, logger);
+  try {
+    const app = await buildApp({ logger, server: server.options, trustProxy: config.server.trustProxy });
+    const address = await app.listen({ host: config.http.host, port: config.http.port });
+    return {
+      httpUrl: address.replace('0.0.0.0', 'localhost'),
+      stop: async () => {
+        await app.close();
+        await server.db.destroy();
+      },
+    };
+  } catch (err) {
+    await server.db.destroy();
+    throw err;
   }
 }

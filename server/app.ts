@@ -1,25 +1,92 @@
 /**
  * Builds the HTTP application (fastify), without listening: tests use
- * app.inject(), the CLI calls listen(). Later issues add their route areas here.
+ * app.inject(), the CLI calls listen(). One encapsulated plugin per route
+ * area under /api/v1; every route declares who may call it and the schemas of
+ * what it takes and returns (enforced by ./plugins/auth.ts).
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.js';
+import type { ScryptParams } from '../gateway/auth/secrets.js';
+import { hashPassword } from './auth/passwords.js';
+import { LoginGuard } from './auth/login-guard.js';
+import type { ServerDb } from './db/database.js';
+import authPlugin from './plugins/auth.js';
+import errorsPlugin from './plugins/errors.js';
+import openapiPlugin from './plugins/openapi.js';
+import { adminRoutes } from './routes/admin.js';
+import { authRoutes } from './routes/auth.js';
+import type { ServerContext } from './routes/context.js';
 import { healthRoutes, type HealthRouteOptions } from './routes/health.js';
+import { ROUTE_AREAS } from './routes/index.js';
+
+export interface ServerOptions {
+  readonly db: ServerDb;
+  readonly clock: Clock;
+  readonly sessionTtlMs: number;
+  /** Lower scrypt cost for tests; production uses the defaults. */
+  readonly passwordParams?: Partial<ScryptParams>;
+  readonly loginPerIpPerMinute: number;
+  readonly loginFailuresPerAccount: number;
+  readonly loginRefillMs: number;
+  /** Requests per minute per address on the whole API. */
+  readonly requestsPerMinute: number;
+}
 
 export interface AppOptions {
   readonly logger: Logger;
+  readonly version?: string;
+  readonly server: ServerOptions;
   readonly gateway?: HealthRouteOptions;
+  /** Behind a TLS-terminating proxy: trust X-Forwarded-* (so cookies get Secure). */
+  readonly trustProxy?: boolean;
+  /** Called with the new policy version after a change to reference data (for gateways listening). */
+  readonly onPolicyChange?: (version: number) => void;
 }
 
-export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+import type { RouteArea } from './routes/index.js';
+export type { RouteArea };
+
+export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = ROUTE_AREAS): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = opts.logger;
   const app = Fastify({
     loggerInstance,
     // Per-request lines would drown the gateway's own logs; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    trustProxy: opts.trustProxy ?? false,
+    ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
   });
+  const s = opts.server;
+  const ctx: ServerContext = {
+    db: s.db,
+    clock: s.clock,
+    sessionTtlMs: s.sessionTtlMs,
+    ...(s.passwordParams && { passwordParams: s.passwordParams }),
+    loginGuard: new LoginGuard(s.loginFailuresPerAccount, s.loginRefillMs),
+    dummyHash: hashPassword('not a real password, for timing', s.passwordParams),
+    limits: { loginPerIpPerMinute: s.loginPerIpPerMinute },
+    policyChanged: (v) => opts.onPolicyChange?.(v),
+  };
+
+  await app.register(cookie);
+  await app.register(helmet, {
+    // The API docs UI needs its own inline bootstrap; it sets a matching CSP on its pages (staticCSP).
+    // Plain HTTP on a LAN is the common install: never ask browsers to upgrade to an https that is not there.
+    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"], upgradeInsecureRequests: null } },
+  });
+  await app.register(rateLimit, { global: true, max: s.requestsPerMinute, timeWindow: '1 minute' });
+  await app.register(errorsPlugin);
+  await app.register(authPlugin, { db: s.db, clock: s.clock, sessionTtlMs: s.sessionTtlMs, publicPrefixes: ['/docs'] });
+  await app.register(openapiPlugin, { version: opts.version ?? '0.1.0' });
+  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+
   if (opts.gateway) await app.register(healthRoutes, opts.gateway);
+  await app.register(authRoutes, { ...ctx, prefix: '/api/v1' });
+  await app.register(adminRoutes, { ...ctx, prefix: '/api/v1' });
+  for (const area of areas) await app.register(area, { ...ctx, prefix: '/api/v1' });
   return app;
 }

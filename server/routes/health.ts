@@ -53,10 +53,12 @@ export interface HealthRouteOptions {
 }
 
 export const healthRoutes: FastifyPluginCallback<HealthRouteOptions> = (app, opts, done) => {
-  app.get('/healthz', { schema: { response: { 200: HealthSchema } } }, (_req, reply) => reply.send(opts.health()));
+  const open = { authz: { roles: 'public' as const } };
+  const query = Type.Object({}, { additionalProperties: false });
+  app.get('/healthz', { config: open, schema: { tags: ['operations'], querystring: query, response: { 200: HealthSchema } } }, (_req, reply) => reply.send(opts.health()));
   app.get(
     '/metrics',
-    { schema: { response: { 200: Type.String() } } },
+    { config: open, schema: { tags: ['operations'], querystring: query, response: { 200: Type.String() } } },
     async (_req, reply) => {
       // health() refreshes the gauges (journal backlog, sink lag) before the scrape.
       opts.health();

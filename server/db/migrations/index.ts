@@ -1,0 +1,13 @@
+/**
+ * The server's migrations, in order. Each is applied once, in a transaction,
+ * and recorded by Kysely's migrator; a database written by a newer version is
+ * refused. Never edit a released migration: add the next one.
+ */
+import type { Migration } from 'kysely';
+import * as m001 from './001-reference-data.js';
+import * as m002 from './002-changes-and-gateways.js';
+
+export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
+  '001-reference-data': m001,
+  '002-changes-and-gateways': m002,
+});

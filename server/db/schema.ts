@@ -1,0 +1,181 @@
+/**
+ * The server's relational schema, as Kysely table types. Written to run on
+ * SQLite (the embedded default) and PostgreSQL (multi-site): ids are text,
+ * dates are ISO `YYYY-MM-DD` text, instants are epoch milliseconds (bigint),
+ * lists and small records are JSON text.
+ */
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export const ROLES = ['admin', 'manager', 'auditor', 'member', 'gateway'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Epoch ms: numbers in, numbers out (PostgreSQL returns bigint as string; the db layer parses it). */
+type Instant = ColumnType<number, number, number>;
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  role: Exclude<Role, 'gateway'>;
+  /** For role member: the member this login belongs to. */
+  member_id: string | null;
+  disabled: number;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the cookie value: a database leak does not hand out live sessions. */
+  id_hash: string;
+  user_id: string;
+  created_at: Instant;
+  last_seen_at: Instant;
+  expires_at: Instant;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  role: Role;
+  /** Gateway tokens are bound to a site. */
+  site_id: string | null;
+  created_by: string | null;
+  created_at: Instant;
+  last_used_at: Instant | null;
+  revoked_at: Instant | null;
+}
+
+export interface TeamsTable {
+  id: string;
+  name: string;
+  name_zh: string | null;
+  founded_on: string | null;
+  registered_on: string;
+  status: 'incubating' | 'graduated' | 'exited';
+  exit_on: string | null;
+  exit_reason: string | null;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface PlansTable {
+  id: string;
+  name: string;
+  name_zh: string | null;
+  /** JSON: space ids the plan opens. */
+  spaces: string;
+  /** JSON: [{ days: [1..7], from: 'HH:MM', to: 'HH:MM' }] in the site's time zone. */
+  hours: string;
+  /** JSON: { '<machine class or resource>': hours per month }. */
+  quotas: string;
+  active: number;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface MembersTable {
+  id: string;
+  member_no: string;
+  name: string;
+  name_zh: string | null;
+  email: string | null;
+  phone: string | null;
+  team_id: string | null;
+  status: 'active' | 'suspended' | 'left';
+  joined_on: string;
+  left_on: string | null;
+  plan_id: string | null;
+  plan_valid_from: string | null;
+  plan_valid_to: string | null;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface BadgesTable {
+  id: string;
+  member_id: string;
+  format: 'uid' | 'em4100' | 'wiegand26';
+  credential: string;
+  status: 'active' | 'lost' | 'blocked' | 'returned';
+  issued_on: string;
+  note: string | null;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface TrainersTable {
+  id: string;
+  name: string;
+  name_zh: string | null;
+  member_id: string | null;
+  /** JSON: machine classes / certifications they may train for. */
+  qualifications: string;
+  active: number;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface CertificationsTable {
+  id: string;
+  member_id: string;
+  /** A machine class (laser-cutter, cnc, …) or a space's required certification (fablab-safety). */
+  class: string;
+  issued_on: string;
+  expires_on: string | null;
+  trainer_id: string | null;
+  revoked_at: Instant | null;
+  note: string | null;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+/**
+ * Every change to reference data, in order: who changed what, before and after.
+ * Its id is the access-policy version (the snapshot gateways hold names the last
+ * change it includes).
+ */
+export interface ChangesTable {
+  id: Generated<number>;
+  at: Instant;
+  actor: string;
+  entity: string;
+  entity_id: string;
+  action: 'create' | 'update' | 'delete' | 'import';
+  before: string | null;
+  after: string | null;
+}
+
+export interface GatewaysTable {
+  id: string;
+  site_id: string;
+  name: string;
+  token_id: string;
+  last_seen_at: Instant | null;
+  policy_version_seen: number | null;
+  created_at: Instant;
+}
+
+export interface DB {
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  teams: TeamsTable;
+  plans: PlansTable;
+  members: MembersTable;
+  badges: BadgesTable;
+  trainers: TrainersTable;
+  certifications: CertificationsTable;
+  changes: ChangesTable;
+  gateways: GatewaysTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type MemberRow = Selectable<MembersTable>;
+export type TeamRow = Selectable<TeamsTable>;
+export type BadgeRow = Selectable<BadgesTable>;
+export type PlanRow = Selectable<PlansTable>;
+export type CertificationRow = Selectable<CertificationsTable>;
+export type TrainerRow = Selectable<TrainersTable>;
+export type NewMember = Insertable<MembersTable>;
+export type MemberUpdate = Updateable<MembersTable>;

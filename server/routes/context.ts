@@ -1,0 +1,18 @@
+/** What route areas are handed: the database, the clock and the server's settings (no globals). */
+import type { Clock } from '../../core/clock.js';
+import type { ScryptParams } from '../../gateway/auth/secrets.js';
+import type { LoginGuard } from '../auth/login-guard.js';
+import type { ServerDb } from '../db/database.js';
+
+export interface ServerContext {
+  readonly db: ServerDb;
+  readonly clock: Clock;
+  readonly sessionTtlMs: number;
+  readonly passwordParams?: Partial<ScryptParams>;
+  readonly loginGuard: LoginGuard;
+  /** A hash to verify against for unknown users (same cost as a real one). */
+  readonly dummyHash: string;
+  readonly limits: { readonly loginPerIpPerMinute: number };
+  /** Tells gateways listening for policy changes that a new version exists. */
+  readonly policyChanged: (version: number) => void;
+}
