@@ -191,7 +191,7 @@ export class MqttBroker {
     const now = clock.now();
     const address = socket.remoteAddress ?? 'unknown';
     const failures = this.authFailures.get(address);
-    if (failures && !failures.take(now, 0.0001)) {
+    if (failures && !failures.has(now)) {
       metrics.connRefused.labels('auth_backoff').inc();
       socket.destroy();
       return;

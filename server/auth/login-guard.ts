@@ -16,7 +16,7 @@ export class LoginGuard {
   /** Whether an attempt for this account may be checked at all now. */
   allowed(username: string, now: number): boolean {
     const b = this.buckets.get(username.toLowerCase());
-    return !b || b.take(now, 0.000001) || false;
+    return !b || b.has(now);
   }
 
   failed(username: string, now: number): void {

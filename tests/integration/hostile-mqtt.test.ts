@@ -222,3 +222,15 @@ describe('connection-level attacks', () => {
     expect(gw.output()).not.toMatch(/uncaught|FATAL|"level":60/i);
   });
 });
+
+describe('credential guessing (B4/B7)', () => {
+  // Last in the file: it leaves this address locked out for a minute.
+  it('drops the connections of an address that keeps failing to log in, then lets it back after its budget refills', async () => {
+    const before = await refusedConn('auth_backoff');
+    // The default budget is 20 failures a minute per address; earlier tests spent some of it.
+    for (let i = 0; i < 25; i++) await connectDevice(gw.mqttUrl, deskA, `guess-${i}`).catch(() => undefined);
+    await expect(connectDevice(gw.mqttUrl, deskA, secret(deskA))).rejects.toThrow();
+    expect(await refusedConn('auth_backoff')).toBeGreaterThan(before);
+  });
+});
+

@@ -83,3 +83,20 @@ describe('client ids', () => {
     ['x'.repeat(129), false],
   ])('%j → %s', (id, ok) => expect(isSafeClientId(id)).toBe(ok));
 });
+
+describe('token bucket', () => {
+  it('peeks without spending, takes, and refills with time', async () => {
+    const { TokenBucket } = await import('../../core/rate.js');
+    const b = new TokenBucket(1, 2, 0); // 1 token per second, burst 2
+    expect(b.has(0)).toBe(true);
+    expect([b.take(0), b.take(0), b.take(0)]).toEqual([true, true, false]);
+    for (let i = 0; i < 100; i++) expect(b.has(0)).toBe(false);
+    expect(b.has(999)).toBe(false);
+    expect(b.has(1000)).toBe(true);
+    expect(b.take(1000)).toBe(true);
+    expect(b.take(1000)).toBe(false);
+    expect(b.take(10_000)).toBe(true); // refilled, capped at the burst
+    expect(b.take(10_000)).toBe(true);
+    expect(b.take(10_000)).toBe(false);
+  });
+});

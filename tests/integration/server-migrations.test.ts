@@ -1,0 +1,67 @@
+/** The server's schema comes about by migrations, from nothing and from the previous version, keeping data. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterEach, expect, it } from 'vitest';
+import { LATEST_MIGRATION, migrate, openSqlite, type ServerDb } from '../../server/db/database.js';
+import { MIGRATIONS } from '../../server/db/migrations/index.js';
+
+const dirs: string[] = [];
+const dbs: ServerDb[] = [];
+afterEach(async () => {
+  for (const db of dbs.splice(0)) await db.destroy();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function fresh(): ServerDb {
+  const dir = mkdtempSync(join(tmpdir(), 'of-mig-'));
+  dirs.push(dir);
+  const db = openSqlite(join(dir, 'server.db'));
+  dbs.push(db);
+  return db;
+}
+
+async function tables(db: ServerDb): Promise<string[]> {
+  const r = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'kysely_%' ORDER BY name`.execute(db);
+  return r.rows.map((x) => x.name);
+}
+
+it('builds the whole schema on an empty database, and a second run does nothing', async () => {
+  const db = fresh();
+  const first = await migrate(db);
+  expect(first.applied).toEqual(Object.keys(MIGRATIONS));
+  expect(first.version).toBe(LATEST_MIGRATION);
+  expect(await tables(db)).toEqual(['api_tokens', 'badges', 'certifications', 'changes', 'gateways', 'members', 'plans', 'sessions', 'teams', 'trainers', 'users']);
+  const again = await migrate(db);
+  expect(again.applied).toEqual([]);
+});
+
+it('upgrades a database written by the previous version, keeping its data', async () => {
+  const names = Object.keys(MIGRATIONS);
+  const previous = names[names.length - 2]!;
+  const db = fresh();
+  await migrate(db, previous);
+  expect(await tables(db)).not.toContain('changes');
+  const now = Date.now();
+  await db.insertInto('teams').values({ id: 'team_1', name: '星火团队', name_zh: null, founded_on: '2025-03-01', registered_on: '2026-01-10', status: 'incubating', exit_on: null, exit_reason: null, created_at: now, updated_at: now }).execute();
+  await db
+    .insertInto('members')
+    .values({ id: 'mem_1', member_no: 'M0001', name: '李雷', name_zh: null, email: null, phone: null, team_id: 'team_1', status: 'active', joined_on: '2026-01-10', left_on: null, plan_id: null, plan_valid_from: null, plan_valid_to: null, created_at: now, updated_at: now })
+    .execute();
+  const r = await migrate(db);
+  expect(r.applied).toEqual([names[names.length - 1]]);
+  expect(await db.selectFrom('members').select(['member_no', 'name', 'team_id']).execute()).toEqual([{ member_no: 'M0001', name: '李雷', team_id: 'team_1' }]);
+  // and the new tables work
+  await db.insertInto('changes').values({ at: now, actor: 'test', entity: 'member', entity_id: 'mem_1', action: 'update', before: null, after: '{}' }).execute();
+  expect(await db.selectFrom('changes').select('id').execute()).toEqual([{ id: 1 }]);
+});
+
+it('keeps referential integrity on (a badge needs its member)', async () => {
+  const db = fresh();
+  await migrate(db);
+  const now = Date.now();
+  await expect(
+    db.insertInto('badges').values({ id: 'b1', member_id: 'nobody', format: 'uid', credential: '04A1B2C3', status: 'active', issued_on: '2026-01-01', note: null, created_at: now, updated_at: now }).execute(),
+  ).rejects.toThrow(/FOREIGN KEY/);
+});
