@@ -28,8 +28,24 @@ export interface AuthPluginOptions {
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
+/** Every API route and who may call it: the table the authorisation tests walk. */
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  readonly roles: readonly string[] | 'public';
+  readonly selfService: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeTable: readonly RouteEntry[];
+  }
+}
+
 const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
   app.decorateRequest('principal', null);
+  const table: RouteEntry[] = [];
+  app.decorate('routeTable', table);
 
   app.addHook('onRoute', (route) => {
     if (opts.publicPrefixes.some((p) => route.url.startsWith(p))) {
@@ -43,6 +59,7 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
     if (authz.roles !== 'public' && authz.roles.includes('auditor') && !authz.selfService && methods.some((m) => !READ_METHODS.has(m))) {
       throw new Error(`route ${where}: auditors are read-only and may not be allowed on ${methods.join('/')}`);
     }
+    for (const m of methods) if (m !== 'HEAD') table.push({ method: m, url: route.url, roles: authz.roles, selfService: authz.selfService === true });
     const schema = route.schema ?? {};
     if (!schema.response) throw new Error(`route ${where} declares no response schema`);
     if (methods.some((m) => ['POST', 'PUT', 'PATCH'].includes(m)) && !schema.body) throw new Error(`route ${where} declares no body schema`);
@@ -58,13 +75,12 @@ const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, opts) => {
       req.principal = m ? await resolveApiToken(opts.db, m[1]!, now) : null;
       // A credential that does not check out is refused outright, never downgraded to anonymous.
       if (!req.principal) throw problems.unauthorized('the API token is not valid (unknown, revoked or malformed)');
-      return;
+    } else {
+      const cookie = req.cookies[SESSION_COOKIE];
+      if (cookie) req.principal = await resolveSession(opts.db, cookie, now, opts.sessionTtlMs);
     }
-    const cookie = req.cookies[SESSION_COOKIE];
-    if (cookie) req.principal = await resolveSession(opts.db, cookie, now, opts.sessionTtlMs);
-  });
-
-  app.addHook('preHandler', async (req) => {
+    // Roles are checked here, before the body is even parsed or validated: a caller who may not
+    // use a route learns nothing about what it takes.
     const authz = req.routeOptions.config.authz;
     if (!authz || authz.roles === 'public') return;
     if (!req.principal) throw problems.unauthorized();
