@@ -4,7 +4,16 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServerContext } from './context.js';
+import { badgeRoutes } from './badges.js';
+import { importExportRoutes } from './import-export.js';
+import { memberRoutes } from './members.js';
+import { teamRoutes } from './teams.js';
 
 export type RouteArea = FastifyPluginAsync<ServerContext>;
 
-export const ROUTE_AREAS: readonly RouteArea[] = [];
+export const ROUTE_AREAS: readonly RouteArea[] = [
+  memberRoutes,
+  teamRoutes,
+  badgeRoutes,
+  importExportRoutes,
+];
