@@ -22,6 +22,7 @@ import { authRoutes } from './routes/auth.js';
 import type { ServerContext } from './routes/context.js';
 import { healthRoutes, type HealthRouteOptions } from './routes/health.js';
 import { ROUTE_AREAS } from './routes/index.js';
+import { PolicyEvents } from './policy/events.js';
 
 export interface ServerOptions {
   readonly db: ServerDb;
@@ -61,6 +62,7 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
   });
   const s = opts.server;
+  const policyEvents = new PolicyEvents((err) => app.log.error({ err }, 'a policy-change listener failed'));
   const ctx: ServerContext = {
     db: s.db,
     clock: s.clock,
@@ -69,7 +71,11 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
     loginGuard: new LoginGuard(s.loginFailuresPerAccount, s.loginRefillMs),
     dummyHash: hashPassword('not a real password, for timing', s.passwordParams),
     limits: { loginPerIpPerMinute: s.loginPerIpPerMinute },
-    policyChanged: (v) => opts.onPolicyChange?.(v),
+    policyChanged: (v) => {
+      policyEvents.publish(v);
+      opts.onPolicyChange?.(v);
+    },
+    policyEvents,
   };
 
   await app.register(cookie);

@@ -3,6 +3,7 @@ import type { Clock } from '../../core/clock.js';
 import type { ScryptParams } from '../../gateway/auth/secrets.js';
 import type { LoginGuard } from '../auth/login-guard.js';
 import type { ServerDb } from '../db/database.js';
+import type { PolicyEvents } from '../policy/events.js';
 
 export interface ServerContext {
   readonly db: ServerDb;
@@ -15,4 +16,6 @@ export interface ServerContext {
   readonly limits: { readonly loginPerIpPerMinute: number };
   /** Tells gateways listening for policy changes that a new version exists. */
   readonly policyChanged: (version: number) => void;
+  /** Where policyChanged announcements go in this process (the policy events stream subscribes). */
+  readonly policyEvents: PolicyEvents;
 }

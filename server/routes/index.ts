@@ -8,6 +8,10 @@ import { badgeRoutes } from './badges.js';
 import { importExportRoutes } from './import-export.js';
 import { memberRoutes } from './members.js';
 import { teamRoutes } from './teams.js';
+import { certificationRoutes } from './certifications.js';
+import { planRoutes } from './plans.js';
+import { policyRoutes } from './policy.js';
+import { trainerRoutes } from './trainers.js';
 
 export type RouteArea = FastifyPluginAsync<ServerContext>;
 
@@ -16,4 +20,8 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   teamRoutes,
   badgeRoutes,
   importExportRoutes,
+  planRoutes,
+  certificationRoutes,
+  trainerRoutes,
+  policyRoutes,
 ];

@@ -1,0 +1,197 @@
+/**
+ * The access-policy snapshot: everything a gateway needs to decide door and
+ * machine access on its own (members' status and plan, badges, plans,
+ * certifications, teams) and nothing else — no names, e-mails or phones: the
+ * edge needs none, so personal data stays at the server.
+ *
+ * `buildPolicySnapshot` is a pure function from rows to the snapshot (no I/O,
+ * no clock: the caller hands in the version and the time); `readPolicySnapshot`
+ * is the database reader that feeds it. The TypeBox schema is the contract
+ * the server serialises with and the gateway validates against.
+ *
+ * Design decisions:
+ * - Identical version ⇒ identical content (except generatedAt): nothing in the
+ *   snapshot depends on the time it was made. In particular an expired
+ *   certification is kept with its `expiresOn` and no "expired" flag — a flag
+ *   would go stale on the gateway at midnight; the edge compares dates when it
+ *   decides. Revoked certifications are kept with `revoked: true`, so a
+ *   gateway can tell "revoked" from "never trained" in its refusal reason.
+ * - Returned badges are left out: a card handed back may be given to someone
+ *   else, and until then it opens nothing. Lost and blocked badges stay, with
+ *   their status, so the edge can refuse them with the right reason (and raise
+ *   an alarm for a blocked card) instead of "unknown card".
+ * - Members who left, deactivated plans and exited teams stay, with their
+ *   status: the edge refuses with a reason instead of guessing.
+ * - Lists are sorted by id (badges by format and credential) so two snapshots
+ *   of the same version are byte-for-byte comparable.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { POLICY_ENTITIES } from '../db/changes.js';
+import type { ServerDb } from '../db/database.js';
+import type { BadgeRow, CertificationRow, MemberRow, PlanRow, TeamRow } from '../db/schema.js';
+
+const DateString = Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'YYYY-MM-DD' });
+const NullableDate = Type.Union([DateString, Type.Null()]);
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+
+/** A period's start, HH:MM. */
+export const START_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
+/** A period's end, HH:MM on the same day, or 24:00 for the end of the day. */
+export const END_PATTERN = '^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$';
+
+export const PolicyHoursSchema = Type.Object(
+  {
+    days: Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), { description: 'ISO weekdays, 1 = Monday … 7 = Sunday' }),
+    from: Type.String({ pattern: START_PATTERN }),
+    to: Type.String({ pattern: END_PATTERN }),
+  },
+  { additionalProperties: false },
+);
+
+export const PolicySnapshotSchema = Type.Object(
+  {
+    version: Type.Integer({ minimum: 0, description: 'The newest change-log id of a policy entity that this snapshot includes; 0 for none' }),
+    generatedAt: Type.Integer({ description: 'When the server built it, epoch ms' }),
+    members: Type.Array(
+      Type.Object(
+        {
+          id: Type.String(),
+          memberNo: Type.String(),
+          status: Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('left')]),
+          teamId: NullableString,
+          planId: NullableString,
+          planValidFrom: NullableDate,
+          planValidTo: NullableDate,
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    badges: Type.Array(
+      Type.Object(
+        {
+          format: Type.Union([Type.Literal('uid'), Type.Literal('em4100'), Type.Literal('wiegand26')]),
+          credential: Type.String(),
+          memberId: Type.String(),
+          status: Type.Union([Type.Literal('active'), Type.Literal('lost'), Type.Literal('blocked')]),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    plans: Type.Array(
+      Type.Object(
+        {
+          id: Type.String(),
+          spaces: Type.Array(Type.String()),
+          hours: Type.Array(PolicyHoursSchema),
+          quotas: Type.Record(Type.String(), Type.Number({ minimum: 0 })),
+          active: Type.Boolean(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    certifications: Type.Array(
+      Type.Object(
+        { memberId: Type.String(), class: Type.String(), issuedOn: DateString, expiresOn: NullableDate, revoked: Type.Boolean() },
+        { additionalProperties: false },
+      ),
+    ),
+    teams: Type.Array(
+      Type.Object(
+        { id: Type.String(), status: Type.Union([Type.Literal('incubating'), Type.Literal('graduated'), Type.Literal('exited')]) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type PolicySnapshot = Static<typeof PolicySnapshotSchema>;
+
+/** The columns the builder reads: anything else a row carries (names, e-mails, phones) cannot reach the output. */
+export interface PolicyRows {
+  readonly version: number;
+  readonly generatedAt: number;
+  readonly members: readonly Pick<MemberRow, 'id' | 'member_no' | 'status' | 'team_id' | 'plan_id' | 'plan_valid_from' | 'plan_valid_to'>[];
+  readonly badges: readonly Pick<BadgeRow, 'format' | 'credential' | 'member_id' | 'status'>[];
+  readonly plans: readonly Pick<PlanRow, 'id' | 'spaces' | 'hours' | 'quotas' | 'active'>[];
+  readonly certifications: readonly Pick<CertificationRow, 'id' | 'member_id' | 'class' | 'issued_on' | 'expires_on' | 'revoked_at'>[];
+  readonly teams: readonly Pick<TeamRow, 'id' | 'status'>[];
+}
+
+const byKey = <T>(key: (t: T) => string) => (a: T, b: T): number => {
+  const ka = key(a);
+  const kb = key(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+};
+
+/** Parses a JSON column, saying which row and column is broken (a bad row is a server bug, not the gateway's problem). */
+function json<T>(text: string, where: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`policy snapshot: ${where} is not valid JSON`);
+  }
+}
+
+export function buildPolicySnapshot(rows: PolicyRows): PolicySnapshot {
+  return {
+    version: rows.version,
+    generatedAt: rows.generatedAt,
+    members: [...rows.members].sort(byKey((m) => m.id)).map((m) => ({
+      id: m.id,
+      memberNo: m.member_no,
+      status: m.status,
+      teamId: m.team_id,
+      planId: m.plan_id,
+      planValidFrom: m.plan_valid_from,
+      planValidTo: m.plan_valid_to,
+    })),
+    badges: rows.badges
+      .flatMap((b) => (b.status === 'returned' ? [] : [{ format: b.format, credential: b.credential, memberId: b.member_id, status: b.status }]))
+      .sort(byKey((b) => `${b.format}\u0000${b.credential}`)),
+    plans: [...rows.plans].sort(byKey((p) => p.id)).map((p) => ({
+      id: p.id,
+      spaces: json<string[]>(p.spaces, `plans.spaces of ${p.id}`),
+      hours: json<PolicySnapshot['plans'][number]['hours']>(p.hours, `plans.hours of ${p.id}`),
+      quotas: json<Record<string, number>>(p.quotas, `plans.quotas of ${p.id}`),
+      active: p.active !== 0,
+    })),
+    certifications: [...rows.certifications].sort(byKey((c) => c.id)).map((c) => ({
+      memberId: c.member_id,
+      class: c.class,
+      issuedOn: c.issued_on,
+      expiresOn: c.expires_on,
+      revoked: c.revoked_at !== null,
+    })),
+    teams: [...rows.teams].sort(byKey((t) => t.id)).map((t) => ({ id: t.id, status: t.status })),
+  };
+}
+
+/** The current policy version: the newest change to a policy entity, 0 when there is none. */
+export async function readPolicyVersion(db: ServerDb): Promise<number> {
+  const r = await db
+    .selectFrom('changes')
+    .select((eb) => eb.fn.max('id').as('v'))
+    .where('entity', 'in', [...POLICY_ENTITIES])
+    .executeTakeFirst();
+  return Number(r?.v ?? 0);
+}
+
+/**
+ * Reads the rows and the version in one transaction, so the version names
+ * exactly the changes the rows include (a write between the two reads would
+ * otherwise give a snapshot that claims a version it does not contain, or
+ * contains changes of a version it does not claim).
+ */
+export async function readPolicySnapshot(db: ServerDb, now: number): Promise<PolicySnapshot> {
+  return db.transaction().execute(async (trx) => {
+    const [version, members, badges, plans, certifications, teams] = await Promise.all([
+      readPolicyVersion(trx),
+      trx.selectFrom('members').select(['id', 'member_no', 'status', 'team_id', 'plan_id', 'plan_valid_from', 'plan_valid_to']).execute(),
+      trx.selectFrom('badges').select(['format', 'credential', 'member_id', 'status']).where('status', '<>', 'returned').execute(),
+      trx.selectFrom('plans').select(['id', 'spaces', 'hours', 'quotas', 'active']).execute(),
+      trx.selectFrom('certifications').select(['id', 'member_id', 'class', 'issued_on', 'expires_on', 'revoked_at']).execute(),
+      trx.selectFrom('teams').select(['id', 'status']).execute(),
+    ]);
+    return buildPolicySnapshot({ version, generatedAt: now, members, badges, plans, certifications, teams });
+  });
+}
