@@ -22,7 +22,7 @@ import { dirname } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
-import { PolicySnapshotSchema, type PolicySnapshot } from '../../server/policy/snapshot.js';
+import { PolicySnapshotSchema, type PolicySnapshot } from '../../core/policy/snapshot.js';
 import { writeFileAtomic } from '../auth/secrets.js';
 
 export type { PolicySnapshot };
