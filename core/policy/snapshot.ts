@@ -50,6 +50,8 @@ export const PolicySnapshotSchema = Type.Object(
           credential: Type.String(),
           memberId: Type.String(),
           status: Type.Union([Type.Literal('active'), Type.Literal('lost'), Type.Literal('blocked')]),
+          /** A manager's override badge: opens doors and machines whatever the rules (logged as override). */
+          override: Type.Boolean(),
         },
         { additionalProperties: false },
       ),
@@ -70,6 +72,12 @@ export const PolicySnapshotSchema = Type.Object(
       Type.Object(
         { memberId: Type.String(), class: Type.String(), issuedOn: DateString, expiresOn: NullableDate, revoked: Type.Boolean() },
         { additionalProperties: false },
+      ),
+    ),
+    outOfService: Type.Array(
+      Type.Object(
+        { siteId: Type.String(), equipmentId: Type.String(), since: Type.Integer(), reason: Type.String() },
+        { additionalProperties: false, description: 'Machines put out of service: refused to everyone but override badges until a manager puts them back' },
       ),
     ),
     teams: Type.Array(

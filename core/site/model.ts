@@ -5,6 +5,7 @@
  * ./validate.ts, since JSON Schema cannot express them.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { PolicyHoursSchema } from '../policy/snapshot.js';
 
 /** Identifiers appear in MQTT topics and InfluxDB tags: no wildcards, separators or spaces. */
 export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
@@ -44,6 +45,8 @@ export const SpaceSchema = Type.Object(
     kind: literalUnion(SPACE_KINDS, 'open-space (co-working), lab (shared equipment, badge access) or room (meeting/event)'),
     capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'Safety capacity in people' })),
     requiresCertification: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Certification needed to enter (labs)' })),
+    openingHours: Type.Optional(Type.Array(PolicyHoursSchema, { maxItems: 50, description: 'When the space is open, if not the site’s hours' })),
+    presenceTimeoutS: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 7 * 86_400, description: 'Someone badged in without badging out counts as gone after this long (default 8 h)' })),
   },
   { additionalProperties: false },
 );
@@ -76,6 +79,9 @@ export const EquipmentSchema = Type.Object(
     nameZh: Type.Optional(Name),
     class: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$', description: 'Machine class, e.g. laser-cutter, 3d-printer, cnc' }),
     runningThresholdW: Type.Optional(Type.Number({ minimum: 0, description: 'Power above which the machine counts as running' })),
+    certification: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Certification needed to use it; default its class' })),
+    idleOffS: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 86_400, description: 'A session ends (power off) after the machine has been idle this long; default 600 s' })),
+    maxSessionS: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 7 * 86_400, description: 'Longest session one swipe grants; default: until closing time' })),
   },
   { additionalProperties: false },
 );
@@ -150,6 +156,7 @@ export const DeviceSchema = Type.Object(
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Device model, e.g. aqara-rtcgq11lm; sets model defaults such as the occupancy timeout' })),
     occupancyTimeoutS: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 86_400, description: 'Occupancy sensors: occupied turns free this long after the last "occupied", for sensors that never report free' })),
     silentAfterS: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 7 * 86_400, description: 'After this long without a message the device counts as offline (its state unknown)' })),
+    direction: Type.Optional(Type.Union([Type.Literal('in'), Type.Literal('out')], { description: 'A reader at a door: which way it lets people through (default in)' })),
     measures: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 32 }), { maxItems: 16, description: 'Signal kinds it sends; default by kind' })),
   },
   { additionalProperties: false },
@@ -164,6 +171,10 @@ export const SiteFileSchema = Type.Object(
         name: Name,
         nameZh: Type.Optional(Name),
         timezone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone of the site, e.g. Asia/Shanghai' }),
+        openingHours: Type.Optional(Type.Array(PolicyHoursSchema, { maxItems: 50, description: 'When the site is open (default: always); spaces may narrow it' })),
+        closingWarningS: Type.Optional(Type.Number({ minimum: 0, maximum: 7200, description: 'Warn running machines this long before closing time (default 600 s)' })),
+        policyMaxAgeS: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Past this age of the access policy the gateway turns strict: only override badges open (default 24 h)' })),
+        certificationLapseDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'A machine certification unused this long lapses (default: never)' })),
       },
       { additionalProperties: false },
     ),
@@ -209,6 +220,8 @@ export interface DeviceInfo {
   readonly model: string | null;
   readonly occupancyTimeoutMs: number | null;
   readonly silentAfterMs: number | null;
+  /** Readers at doors: which way they let people through. */
+  readonly direction: 'in' | 'out';
 }
 
 /** A validated site with lookup tables. Built only by validate.ts. */

@@ -848,6 +848,7 @@ function resolveDevice(
     model: dev.model ?? null,
     occupancyTimeoutMs: occupancyTimeoutS !== undefined ? occupancyTimeoutS * 1000 : null,
     silentAfterMs: silentAfterS !== undefined ? silentAfterS * 1000 : null,
+    direction: dev.direction ?? 'in',
   });
 }
 

@@ -14,6 +14,7 @@ export function deviceInfo(d: Pick<DeviceInfo, 'id' | 'kind'> & Partial<DeviceIn
     model: null,
     occupancyTimeoutMs: null,
     silentAfterMs: null,
+    direction: 'in',
     ...d,
   };
 }

@@ -53,6 +53,7 @@ describe('validateSite', () => {
       model: null,
       occupancyTimeoutMs: null,
       silentAfterMs: 3600 * 1000,
+      direction: 'in',
     });
     expect(site.devices.get('occ-room')).toMatchObject({ space: 'meet', target: { type: 'space', id: 'meet' } });
     expect(site.devices.get('pm-1')).toMatchObject({ space: 'lab', target: { type: 'equipment', id: 'laser' }, measures: ['power'] });
@@ -303,6 +304,7 @@ describe('validateSite: real devices', () => {
       model: null,
       occupancyTimeoutMs: null,
       silentAfterMs: 900_000,
+      direction: 'in',
     });
     expect(site.devices.get('pm-printer')).toMatchObject({ format: 'shelly-gen2', mqtt: { clientId: 'shellyplusplugs-printer', username: 'pm-printer', topic: 'shellyplusplugs-printer' }, silentAfterMs: 900_000 });
     expect(site.devices.get('z2m')).toEqual({
@@ -319,6 +321,7 @@ describe('validateSite: real devices', () => {
       model: null,
       occupancyTimeoutMs: null,
       silentAfterMs: 7200_000,
+      direction: 'in',
     });
     expect(site.devices.get('occ-2')).toEqual({
       id: 'occ-2',
@@ -334,6 +337,7 @@ describe('validateSite: real devices', () => {
       model: 'aqara-rtcgq11lm',
       occupancyTimeoutMs: 90_000,
       silentAfterMs: 7200_000,
+      direction: 'in',
     });
     expect(site.devices.get('rd-1')).toEqual({
       id: 'rd-1',
@@ -349,6 +353,7 @@ describe('validateSite: real devices', () => {
       model: null,
       occupancyTimeoutMs: null,
       silentAfterMs: null,
+      direction: 'in',
     });
     expect([...site.logins.keys()]).toEqual(['plugs']);
     expect(Object.isFrozen(site.devices.get('occ-2')!.bridge)).toBe(true);
