@@ -72,7 +72,7 @@ export function buildPolicySnapshot(rows: PolicyRows): PolicySnapshot {
       planValidTo: m.plan_valid_to,
     })),
     badges: rows.badges
-      .flatMap((b) => (b.status === 'returned' ? [] : [{ format: b.format, credential: b.credential, memberId: b.member_id, status: b.status }]))
+      .flatMap((b) => (b.status === 'returned' ? [] : [{ format: b.format, credential: b.credential, memberId: b.member_id, status: b.status, override: false }]))
       .sort(byKey((b) => `${b.format}\u0000${b.credential}`)),
     plans: [...rows.plans].sort(byKey((p) => p.id)).map((p) => ({
       id: p.id,
@@ -88,6 +88,7 @@ export function buildPolicySnapshot(rows: PolicyRows): PolicySnapshot {
       expiresOn: c.expires_on,
       revoked: c.revoked_at !== null,
     })),
+    outOfService: [],
     teams: [...rows.teams].sort(byKey((t) => t.id)).map((t) => ({ id: t.id, status: t.status })),
   };
 }

@@ -253,7 +253,7 @@ describe('policy distribution to gateways', () => {
 });
 
 describe('PolicyClient against a scripted server', () => {
-  const good = (version: number): PolicySnapshot => ({ version, generatedAt: 1, members: [], badges: [], plans: [], certifications: [], teams: [] });
+  const good = (version: number): PolicySnapshot => ({ version, generatedAt: 1, members: [], badges: [], plans: [], certifications: [], outOfService: [], teams: [] });
 
   it('keeps the snapshot held through bad JSON, a wrong shape, errors and unreachable servers', async () => {
     const responses: (() => Response)[] = [
