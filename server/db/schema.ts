@@ -100,8 +100,39 @@ export interface BadgesTable {
   status: 'active' | 'lost' | 'blocked' | 'returned';
   issued_on: string;
   note: string | null;
+  /** 1: an override badge (a manager's card that opens everything, logged as override); set only by an administrator. */
+  override: Generated<number>;
   created_at: Instant;
   updated_at: Instant;
+}
+
+/**
+ * A machine's current state, one row per site and machine once it has first
+ * been put out of service (kept after it is back, with who put it back).
+ * Site and equipment ids are the site files' (the server has no machine list).
+ */
+export interface EquipmentStatusTable {
+  site_id: string;
+  equipment_id: string;
+  out_of_service: number;
+  /** When it went out of service, or came back into service. */
+  since: Instant;
+  /** Why it is out of service; null once it is back. */
+  reason: string | null;
+  /** The actor (change-log form, e.g. user:manager) of the last change. */
+  changed_by: string;
+}
+
+/** One period out of service; open while ended_at is null (at most one open per machine). */
+export interface EquipmentDowntimeTable {
+  id: string;
+  site_id: string;
+  equipment_id: string;
+  started_at: Instant;
+  ended_at: Instant | null;
+  reason: string;
+  reported_by: string;
+  restored_by: string | null;
 }
 
 export interface TrainersTable {
@@ -168,6 +199,8 @@ export interface DB {
   certifications: CertificationsTable;
   changes: ChangesTable;
   gateways: GatewaysTable;
+  equipment_status: EquipmentStatusTable;
+  equipment_downtime: EquipmentDowntimeTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -177,5 +210,7 @@ export type BadgeRow = Selectable<BadgesTable>;
 export type PlanRow = Selectable<PlansTable>;
 export type CertificationRow = Selectable<CertificationsTable>;
 export type TrainerRow = Selectable<TrainersTable>;
+export type EquipmentStatusRow = Selectable<EquipmentStatusTable>;
+export type EquipmentDowntimeRow = Selectable<EquipmentDowntimeTable>;
 export type NewMember = Insertable<MembersTable>;
 export type MemberUpdate = Updateable<MembersTable>;

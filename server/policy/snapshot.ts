@@ -22,13 +22,19 @@
  *   an alarm for a blocked card) instead of "unknown card".
  * - Members who left, deactivated plans and exited teams stay, with their
  *   status: the edge refuses with a reason instead of guessing.
- * - Lists are sorted by id (badges by format and credential) so two snapshots
- *   of the same version are byte-for-byte comparable.
+ * - Override badges carry `override: true` (set only by an administrator);
+ *   the edge lets them through whatever the rules, and logs it as an override.
+ * - Machines out of service are listed by site and equipment id, with since
+ *   when and why (no reporter: that is personal and the edge has no use for
+ *   it). Machines back in service are left out.
+ * - Lists are sorted by id (badges by format and credential, machines out of
+ *   service by site and equipment id) so two snapshots of the same version are
+ *   byte-for-byte comparable.
  */
 import type { PolicySnapshot } from '../../core/policy/snapshot.js';
 import { POLICY_ENTITIES } from '../db/changes.js';
 import type { ServerDb } from '../db/database.js';
-import type { BadgeRow, CertificationRow, MemberRow, PlanRow, TeamRow } from '../db/schema.js';
+import type { BadgeRow, CertificationRow, EquipmentStatusRow, MemberRow, PlanRow, TeamRow } from '../db/schema.js';
 
 export { END_PATTERN, PolicyHoursSchema, PolicySnapshotSchema, START_PATTERN, type PolicySnapshot } from '../../core/policy/snapshot.js';
 
@@ -37,10 +43,12 @@ export interface PolicyRows {
   readonly version: number;
   readonly generatedAt: number;
   readonly members: readonly Pick<MemberRow, 'id' | 'member_no' | 'status' | 'team_id' | 'plan_id' | 'plan_valid_from' | 'plan_valid_to'>[];
-  readonly badges: readonly Pick<BadgeRow, 'format' | 'credential' | 'member_id' | 'status'>[];
+  readonly badges: readonly Pick<BadgeRow, 'format' | 'credential' | 'member_id' | 'status' | 'override'>[];
   readonly plans: readonly Pick<PlanRow, 'id' | 'spaces' | 'hours' | 'quotas' | 'active'>[];
   readonly certifications: readonly Pick<CertificationRow, 'id' | 'member_id' | 'class' | 'issued_on' | 'expires_on' | 'revoked_at'>[];
   readonly teams: readonly Pick<TeamRow, 'id' | 'status'>[];
+  /** Machines' states; those back in service (out_of_service 0) are left out of the snapshot. */
+  readonly equipment: readonly Pick<EquipmentStatusRow, 'site_id' | 'equipment_id' | 'out_of_service' | 'since' | 'reason'>[];
 }
 
 const byKey = <T>(key: (t: T) => string) => (a: T, b: T): number => {
@@ -72,7 +80,7 @@ export function buildPolicySnapshot(rows: PolicyRows): PolicySnapshot {
       planValidTo: m.plan_valid_to,
     })),
     badges: rows.badges
-      .flatMap((b) => (b.status === 'returned' ? [] : [{ format: b.format, credential: b.credential, memberId: b.member_id, status: b.status, override: false }]))
+      .flatMap((b) => (b.status === 'returned' ? [] : [{ format: b.format, credential: b.credential, memberId: b.member_id, status: b.status, override: b.override === 1 }]))
       .sort(byKey((b) => `${b.format}\u0000${b.credential}`)),
     plans: [...rows.plans].sort(byKey((p) => p.id)).map((p) => ({
       id: p.id,
@@ -88,7 +96,9 @@ export function buildPolicySnapshot(rows: PolicyRows): PolicySnapshot {
       expiresOn: c.expires_on,
       revoked: c.revoked_at !== null,
     })),
-    outOfService: [],
+    outOfService: rows.equipment
+      .flatMap((e) => (e.out_of_service === 1 ? [{ siteId: e.site_id, equipmentId: e.equipment_id, since: Number(e.since), reason: e.reason ?? '' }] : []))
+      .sort(byKey((e) => `${e.siteId}\u0000${e.equipmentId}`)),
     teams: [...rows.teams].sort(byKey((t) => t.id)).map((t) => ({ id: t.id, status: t.status })),
   };
 }
@@ -111,14 +121,15 @@ export async function readPolicyVersion(db: ServerDb): Promise<number> {
  */
 export async function readPolicySnapshot(db: ServerDb, now: number): Promise<PolicySnapshot> {
   return db.transaction().execute(async (trx) => {
-    const [version, members, badges, plans, certifications, teams] = await Promise.all([
+    const [version, members, badges, plans, certifications, teams, equipment] = await Promise.all([
       readPolicyVersion(trx),
       trx.selectFrom('members').select(['id', 'member_no', 'status', 'team_id', 'plan_id', 'plan_valid_from', 'plan_valid_to']).execute(),
-      trx.selectFrom('badges').select(['format', 'credential', 'member_id', 'status']).where('status', '<>', 'returned').execute(),
+      trx.selectFrom('badges').select(['format', 'credential', 'member_id', 'status', 'override']).where('status', '<>', 'returned').execute(),
       trx.selectFrom('plans').select(['id', 'spaces', 'hours', 'quotas', 'active']).execute(),
       trx.selectFrom('certifications').select(['id', 'member_id', 'class', 'issued_on', 'expires_on', 'revoked_at']).execute(),
       trx.selectFrom('teams').select(['id', 'status']).execute(),
+      trx.selectFrom('equipment_status').select(['site_id', 'equipment_id', 'out_of_service', 'since', 'reason']).where('out_of_service', '=', 1).execute(),
     ]);
-    return buildPolicySnapshot({ version, generatedAt: now, members, badges, plans, certifications, teams });
+    return buildPolicySnapshot({ version, generatedAt: now, members, badges, plans, certifications, teams, equipment });
   });
 }

@@ -4,6 +4,13 @@
  * matches what its readers decode. A credential is held by at most one badge
  * that has not been returned (the database enforces it too); returning a badge
  * frees its card for someone else. Badges are never deleted.
+ *
+ * An override badge (`override: true`) is a manager's card that opens doors
+ * and machines whatever the rules (the gateway logs each use as an override).
+ * Only an administrator may set or clear it — a manager could otherwise give
+ * their own card the run of the place — and returning a badge clears it, so a
+ * card handed back never carries it to its next holder. It is not part of the
+ * CSV import/export: imported badges are never override badges.
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
@@ -51,6 +58,7 @@ export const BadgeSchema = Type.Object(
     status: StatusSchema,
     issuedOn: Type.String(),
     note: Nullable(Type.String()),
+    override: Type.Boolean({ description: 'An override badge: opens doors and machines whatever the rules (set by an administrator)' }),
     createdAt: Type.Integer(),
     updatedAt: Type.Integer(),
   },
@@ -70,6 +78,7 @@ export function toBadge(b: BadgeWithHolder) {
     status: b.status,
     issuedOn: b.issued_on,
     note: b.note,
+    override: b.override !== 0,
     createdAt: Number(b.created_at),
     updatedAt: Number(b.updated_at),
   };
@@ -77,7 +86,7 @@ export function toBadge(b: BadgeWithHolder) {
 
 /** The change log's image of a badge: the badge's own columns. */
 export function badgeImage(b: BadgeRow) {
-  return { id: b.id, memberId: b.member_id, format: b.format, credential: b.credential, status: b.status, issuedOn: b.issued_on, note: b.note };
+  return { id: b.id, memberId: b.member_id, format: b.format, credential: b.credential, status: b.status, issuedOn: b.issued_on, note: b.note, override: b.override !== 0 };
 }
 
 /** Badges with their holder's number and name. */
@@ -114,7 +123,14 @@ const BadgeCreate = Type.Object(
   { additionalProperties: false },
 );
 
-const BadgePatch = Type.Object({ status: Type.Optional(StatusSchema), note: Type.Optional(Nullable(Note)) }, { additionalProperties: false, minProperties: 1 });
+const BadgePatch = Type.Object(
+  {
+    status: Type.Optional(StatusSchema),
+    note: Type.Optional(Nullable(Note)),
+    override: Type.Optional(Type.Boolean({ description: 'Administrators only: make this an override badge (true) or an ordinary one (false)' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
 
 const STAFF = ['admin', 'manager', 'auditor'] as const;
 const WRITERS = ['admin', 'manager'] as const;
@@ -173,6 +189,7 @@ export const badgeRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) 
         status: b.status ?? 'active',
         issued_on: b.issuedOn,
         note: b.note ?? null,
+        override: 0,
         created_at: now,
         updated_at: now,
       };
@@ -204,14 +221,14 @@ export const badgeRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) 
         description:
           'The credential is matched in its canonical form, so 0a1b2c3d4e finds 0A1B2C3D4E. Without a format it is matched in every format it can be read as.',
         querystring: Type.Object(
-          { format: Type.Optional(FormatSchema), credential: Type.Optional(Credential), status: Type.Optional(StatusSchema), ...PageQuery },
+          { format: Type.Optional(FormatSchema), credential: Type.Optional(Credential), status: Type.Optional(StatusSchema), override: Type.Optional(Type.Boolean()), ...PageQuery },
           { additionalProperties: false },
         ),
         response: { 200: Type.Array(BadgeSchema) },
       },
     },
     async (req) => {
-      const { format, credential, status, limit, offset } = req.query;
+      const { format, credential, status, override, limit, offset } = req.query;
       let q = badgesWithHolder(db);
       if (format !== undefined) q = q.where('badges.format', '=', format);
       if (credential !== undefined) {
@@ -230,6 +247,7 @@ export const badgeRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) 
         }
       }
       if (status !== undefined) q = q.where('badges.status', '=', status);
+      if (override !== undefined) q = q.where('badges.override', '=', override ? 1 : 0);
       const rows = await q.orderBy('badges.format').orderBy('badges.credential').orderBy('badges.created_at').limit(limit ?? 50).offset(offset ?? 0).execute();
       return rows.map(toBadge);
     },
@@ -241,20 +259,30 @@ export const badgeRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) 
       config: { authz: { roles: WRITERS } },
       schema: {
         tags: ['badges'],
-        summary: 'Mark a badge lost, blocked, returned (frees its card) or active again; change its note (badges are never deleted)',
+        summary: 'Mark a badge lost, blocked, returned (frees its card) or active again; change its note; administrators: make it an override badge (badges are never deleted)',
+        description: 'Only an administrator may send `override` (a manager gets 403). Returning a badge clears its override.',
         params: IdParam,
         body: BadgePatch,
-        response: { 200: BadgeSchema, 404: ProblemSchema, 409: ProblemSchema },
+        response: { 200: BadgeSchema, 403: ProblemSchema, 404: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema },
       },
     },
     async (req) => {
+      if (req.body.override !== undefined && req.principal?.role !== 'admin') {
+        throw problems.forbidden('only an administrator may make a badge an override badge or an ordinary one again (override); leave override out to change the status or note');
+      }
       const before = await badgesWithHolder(db).where('badges.id', '=', req.params.id).executeTakeFirst();
       if (!before) throw problems.notFound(`badge ${req.params.id}`);
       const now = ctx.clock.now();
+      const status = req.body.status ?? before.status;
+      if (status === 'returned' && req.body.override === true) {
+        throw problems.unprocessable('a returned badge opens nothing and cannot be an override badge; make it active first', [{ path: 'body/override', message: 'the badge is returned' }]);
+      }
       const after: BadgeWithHolder = {
         ...before,
-        ...(req.body.status !== undefined && { status: req.body.status }),
+        status,
         ...(req.body.note !== undefined && { note: req.body.note }),
+        // A card handed back must not carry its override to whoever gets it next.
+        override: status === 'returned' ? 0 : req.body.override !== undefined ? (req.body.override ? 1 : 0) : before.override,
         updated_at: now,
       };
       let version: number;
@@ -265,7 +293,7 @@ export const badgeRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) 
             const holder = await currentHolder(trx, after.format, after.credential, after.id);
             if (holder) throw heldBy(after.format, after.credential, holder);
           }
-          await trx.updateTable('badges').set({ status: after.status, note: after.note, updated_at: now }).where('id', '=', before.id).execute();
+          await trx.updateTable('badges').set({ status: after.status, note: after.note, override: after.override, updated_at: now }).where('id', '=', before.id).execute();
           return recordChange(trx, { actor: actorOf(req.principal), entity: 'badge', entityId: before.id, action: 'update', before: badgeImage(before), after: badgeImage(after), at: now });
         });
       } catch (err) {

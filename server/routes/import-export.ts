@@ -433,7 +433,8 @@ async function checkBadges(trx: Trx, rows: readonly CsvRow[], errors: RowError[]
       else inFile.set(key, r.line);
     }
     if (r.failed.size > 0 || memberId === undefined || format === null || credential === null || status === null || issuedOn === null) continue;
-    inserts.push({ id: newId('bdg'), member_id: memberId, format, credential, status, issued_on: issuedOn, note, created_at: 0, updated_at: 0 });
+    // Override badges are not in the CSV: an administrator sets them in the API (PATCH /badges/:id).
+    inserts.push({ id: newId('bdg'), member_id: memberId, format, credential, status, issued_on: issuedOn, note, override: 0, created_at: 0, updated_at: 0 });
   }
   return { errors, rows: rows.length, inserts };
 }

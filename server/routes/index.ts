@@ -9,6 +9,7 @@ import { importExportRoutes } from './import-export.js';
 import { memberRoutes } from './members.js';
 import { teamRoutes } from './teams.js';
 import { certificationRoutes } from './certifications.js';
+import { equipmentRoutes } from './equipment.js';
 import { planRoutes } from './plans.js';
 import { policyRoutes } from './policy.js';
 import { trainerRoutes } from './trainers.js';
@@ -23,5 +24,6 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   planRoutes,
   certificationRoutes,
   trainerRoutes,
+  equipmentRoutes,
   policyRoutes,
 ];

@@ -94,8 +94,8 @@ describe('policy distribution to gateways', () => {
     expect(b.current()!.snapshot).toEqual({ ...snap, generatedAt: b.current()!.snapshot.generatedAt });
     expect(snap.members.map((m) => m.memberNo)).toEqual(['M-0001', 'M-0002']);
     expect(snap.badges).toEqual([
-      { format: 'em4100', credential: '0A1B2C3D4E', memberId: s.seed.members.a, status: 'active' },
-      { format: 'uid', credential: '04A1B2C3', memberId: s.seed.members.b, status: 'active' },
+      { format: 'em4100', credential: '0A1B2C3D4E', memberId: s.seed.members.a, status: 'active', override: false },
+      { format: 'uid', credential: '04A1B2C3', memberId: s.seed.members.b, status: 'active', override: false },
     ]);
     expect(snap.plans).toEqual([{ id: s.seed.plan, spaces: ['cowork'], hours: [{ days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '24:00' }], quotas: {}, active: true }]);
     // The file is written just after the snapshot takes effect (decisions never wait on the disk).

@@ -32,16 +32,16 @@ it('builds the whole schema on an empty database, and a second run does nothing'
   const first = await migrate(db);
   expect(first.applied).toEqual(Object.keys(MIGRATIONS));
   expect(first.version).toBe(LATEST_MIGRATION);
-  expect(await tables(db)).toEqual(['api_tokens', 'badges', 'certifications', 'changes', 'gateways', 'members', 'plans', 'sessions', 'teams', 'trainers', 'users']);
+  expect(await tables(db)).toEqual([
+    'api_tokens', 'badges', 'certifications', 'changes', 'equipment_downtime', 'equipment_status', 'gateways', 'members', 'plans', 'sessions', 'teams', 'trainers', 'users',
+  ]);
   const again = await migrate(db);
   expect(again.applied).toEqual([]);
 });
 
-it('upgrades a database written by the previous version, keeping its data', async () => {
-  const names = Object.keys(MIGRATIONS);
-  const previous = names[names.length - 2]!;
+it('upgrades a database written by version 1 to version 2, keeping its data', async () => {
   const db = fresh();
-  await migrate(db, previous);
+  await migrate(db, '001-reference-data');
   expect(await tables(db)).not.toContain('changes');
   const now = Date.now();
   await db.insertInto('teams').values({ id: 'team_1', name: '星火团队', name_zh: null, founded_on: '2025-03-01', registered_on: '2026-01-10', status: 'incubating', exit_on: null, exit_reason: null, created_at: now, updated_at: now }).execute();
@@ -49,12 +49,36 @@ it('upgrades a database written by the previous version, keeping its data', asyn
     .insertInto('members')
     .values({ id: 'mem_1', member_no: 'M0001', name: '李雷', name_zh: null, email: null, phone: null, team_id: 'team_1', status: 'active', joined_on: '2026-01-10', left_on: null, plan_id: null, plan_valid_from: null, plan_valid_to: null, created_at: now, updated_at: now })
     .execute();
-  const r = await migrate(db);
-  expect(r.applied).toEqual([names[names.length - 1]]);
+  const r = await migrate(db, '002-changes-and-gateways');
+  expect(r.applied).toEqual(['002-changes-and-gateways']);
   expect(await db.selectFrom('members').select(['member_no', 'name', 'team_id']).execute()).toEqual([{ member_no: 'M0001', name: '李雷', team_id: 'team_1' }]);
   // and the new tables work
   await db.insertInto('changes').values({ at: now, actor: 'test', entity: 'member', entity_id: 'mem_1', action: 'update', before: null, after: '{}' }).execute();
   expect(await db.selectFrom('changes').select('id').execute()).toEqual([{ id: 1 }]);
+});
+
+it('upgrades a database written by the previous version to the latest: badges become ordinary (not override) badges', async () => {
+  const names = Object.keys(MIGRATIONS);
+  const previous = names[names.length - 2]!;
+  const db = fresh();
+  await migrate(db, previous);
+  expect(await tables(db)).not.toContain('equipment_status');
+  const now = Date.now();
+  await db
+    .insertInto('members')
+    .values({ id: 'mem_1', member_no: 'M0001', name: '李雷', name_zh: null, email: null, phone: null, team_id: null, status: 'active', joined_on: '2026-01-10', left_on: null, plan_id: null, plan_valid_from: null, plan_valid_to: null, created_at: now, updated_at: now })
+    .execute();
+  // Written the way the previous version wrote it: no override column yet.
+  await sql`INSERT INTO badges (id, member_id, format, credential, status, issued_on, note, created_at, updated_at) VALUES ('b1', 'mem_1', 'uid', '04A1B2C3', 'active', '2026-01-10', NULL, ${now}, ${now})`.execute(db);
+  const r = await migrate(db);
+  expect(r.applied).toEqual([names[names.length - 1]]);
+  expect(await db.selectFrom('badges').select(['id', 'override']).execute()).toEqual([{ id: 'b1', override: 0 }]);
+  // and the new tables work: one open downtime period per machine
+  await db.insertInto('equipment_status').values({ site_id: 'site-a', equipment_id: 'laser-1', out_of_service: 1, since: now, reason: 'tube', changed_by: 'test' }).execute();
+  const period = { site_id: 'site-a', equipment_id: 'laser-1', started_at: now, ended_at: null, reason: 'tube', reported_by: 'test', restored_by: null };
+  await db.insertInto('equipment_downtime').values({ id: 'dtm_1', ...period }).execute();
+  await expect(db.insertInto('equipment_downtime').values({ id: 'dtm_2', ...period }).execute()).rejects.toThrow(/UNIQUE/);
+  await expect(db.updateTable('badges').set({ override: 2 }).execute()).rejects.toThrow(/CHECK/);
 });
 
 it('keeps referential integrity on (a badge needs its member)', async () => {

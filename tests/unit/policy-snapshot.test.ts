@@ -2,7 +2,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { buildPolicySnapshot, PolicySnapshotSchema, type PolicyRows } from '../../server/policy/snapshot.js';
-import type { BadgeRow, CertificationRow, MemberRow, PlanRow, TeamRow } from '../../server/db/schema.js';
+import type { BadgeRow, CertificationRow, EquipmentStatusRow, MemberRow, PlanRow, TeamRow } from '../../server/db/schema.js';
 import { PolicyEvents } from '../../server/policy/events.js';
 import { matchesVersion, sseEvent } from '../../server/routes/policy.js';
 
@@ -26,7 +26,7 @@ const member = (id: string, over: Partial<MemberRow> = {}): MemberRow => ({
   updated_at: T,
   ...over,
 });
-const badge = (credential: string, status: BadgeRow['status'], memberId = 'm1', format: BadgeRow['format'] = 'em4100'): BadgeRow => ({
+const badge = (credential: string, status: BadgeRow['status'], memberId = 'm1', format: BadgeRow['format'] = 'em4100', override = 0): BadgeRow => ({
   id: `bdg_${credential}_${status}`,
   member_id: memberId,
   format,
@@ -34,6 +34,7 @@ const badge = (credential: string, status: BadgeRow['status'], memberId = 'm1', 
   status,
   issued_on: '2026-01-05',
   note: 'left at the desk',
+  override,
   created_at: T,
   updated_at: T,
 });
@@ -75,6 +76,16 @@ const team = (id: string, status: TeamRow['status']): TeamRow => ({
   updated_at: T,
 });
 
+const machine = (site: string, id: string, outOfService: boolean, over: Partial<EquipmentStatusRow> = {}): EquipmentStatusRow => ({
+  site_id: site,
+  equipment_id: id,
+  out_of_service: outOfService ? 1 : 0,
+  since: T - 3_600_000,
+  reason: outOfService ? 'laser tube cracked' : null,
+  changed_by: 'user:wang.wu',
+  ...over,
+});
+
 const rows = (over: Partial<PolicyRows> = {}): PolicyRows => ({
   version: 42,
   generatedAt: T,
@@ -88,6 +99,7 @@ const rows = (over: Partial<PolicyRows> = {}): PolicyRows => ({
     cert('crt_4', { class: 'cnc', expires_on: null }),
   ],
   teams: [team('t2', 'exited'), team('t1', 'incubating')],
+  equipment: [machine('site-b', 'laser-1', true), machine('site-a', 'printer-2', true, { since: T - 60_000, reason: 'nozzle clogged' }), machine('site-a', 'cnc-1', false), machine('site-a', 'laser-1', true)],
   ...over,
 });
 
@@ -97,22 +109,40 @@ describe('buildPolicySnapshot', () => {
     expect(s.version).toBe(42);
     expect(s.generatedAt).toBe(T);
     expect(Value.Check(PolicySnapshotSchema, s)).toBe(true);
-    expect(buildPolicySnapshot(rows({ version: 0, members: [], badges: [], plans: [], certifications: [], teams: [] }))).toEqual({
+    expect(buildPolicySnapshot(rows({ version: 0, members: [], badges: [], plans: [], certifications: [], teams: [], equipment: [] }))).toEqual({
       version: 0,
       generatedAt: T,
       members: [],
       badges: [],
       plans: [],
       certifications: [],
+      outOfService: [],
       teams: [],
     });
   });
 
   it('leaves returned badges out and keeps lost and blocked ones with their status', () => {
     expect(buildPolicySnapshot(rows()).badges).toEqual([
-      { format: 'em4100', credential: '0004A1B2C3', memberId: 'm1', status: 'active' },
-      { format: 'em4100', credential: '0004A1B2C5', memberId: 'm1', status: 'blocked' },
-      { format: 'em4100', credential: '0004A1B2C6', memberId: 'm2', status: 'lost' },
+      { format: 'em4100', credential: '0004A1B2C3', memberId: 'm1', status: 'active', override: false },
+      { format: 'em4100', credential: '0004A1B2C5', memberId: 'm1', status: 'blocked', override: false },
+      { format: 'em4100', credential: '0004A1B2C6', memberId: 'm2', status: 'lost', override: false },
+    ]);
+  });
+
+  it('marks override badges; a returned one is left out like any returned badge', () => {
+    const s = buildPolicySnapshot(rows({ badges: [badge('0004A1B2C7', 'active', 'm2', 'em4100', 1), badge('0004A1B2C8', 'returned', 'm2', 'em4100', 1), badge('0004A1B2C3', 'active')] }));
+    expect(s.badges).toEqual([
+      { format: 'em4100', credential: '0004A1B2C3', memberId: 'm1', status: 'active', override: false },
+      { format: 'em4100', credential: '0004A1B2C7', memberId: 'm2', status: 'active', override: true },
+    ]);
+    expect(Value.Check(PolicySnapshotSchema, s)).toBe(true);
+  });
+
+  it('lists the machines out of service by site and equipment id, since when and why; machines back in service are left out', () => {
+    expect(buildPolicySnapshot(rows()).outOfService).toEqual([
+      { siteId: 'site-a', equipmentId: 'laser-1', since: T - 3_600_000, reason: 'laser tube cracked' },
+      { siteId: 'site-a', equipmentId: 'printer-2', since: T - 60_000, reason: 'nozzle clogged' },
+      { siteId: 'site-b', equipmentId: 'laser-1', since: T - 3_600_000, reason: 'laser tube cracked' },
     ]);
   });
 
@@ -143,17 +173,24 @@ describe('buildPolicySnapshot', () => {
 
   it('carries no personal data: names, e-mails, phones, notes never reach it', () => {
     const text = JSON.stringify(buildPolicySnapshot(rows()));
-    for (const personal of ['Name of', '张三', '@example.org', '+86', 'left at the desk', 'Li Wei', 'Plan pln', '计划', 'Team t', 'trn_1']) {
+    for (const personal of ['Name of', '张三', '@example.org', '+86', 'left at the desk', 'Li Wei', 'Plan pln', '计划', 'Team t', 'trn_1', 'wang.wu']) {
       expect(text).not.toContain(personal);
     }
     const keys = new Set<string>();
     JSON.parse(text, (k, v: unknown) => (keys.add(k), v));
-    for (const k of ['name', 'nameZh', 'email', 'phone', 'note', 'trainerId', 'joinedOn']) expect(keys.has(k)).toBe(false);
+    for (const k of ['name', 'nameZh', 'email', 'phone', 'note', 'trainerId', 'joinedOn', 'changedBy', 'reportedBy']) expect(keys.has(k)).toBe(false);
   });
 
   it('is the same for the same rows in any order', () => {
     const a = rows();
-    const b = rows({ members: [...a.members].reverse(), badges: [...a.badges].reverse(), plans: [...a.plans].reverse(), certifications: [...a.certifications].reverse(), teams: [...a.teams].reverse() });
+    const b = rows({
+      members: [...a.members].reverse(),
+      badges: [...a.badges].reverse(),
+      plans: [...a.plans].reverse(),
+      certifications: [...a.certifications].reverse(),
+      teams: [...a.teams].reverse(),
+      equipment: [...a.equipment].reverse(),
+    });
     expect(JSON.stringify(buildPolicySnapshot(b))).toBe(JSON.stringify(buildPolicySnapshot(a)));
   });
 
