@@ -46,6 +46,17 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    gateway: Type.Object(
+      {
+        serverUrl: Type.Union([Type.String({ pattern: '^https?://' }), Type.Null()], {
+          default: null,
+          description: 'A central server to take the access policy from (`facility gateway`); null: the server runs in this process',
+        }),
+        serverToken: Type.Union([Type.String(), Type.Null()], { default: null, description: 'The gateway token for that server; better from FACILITY_GATEWAY_TOKEN' }),
+        policyPollS: Pos(60, 'Ask the server for a newer policy this often, besides listening for changes'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     influx: Type.Object(
       {
         url: Type.Union([Type.String({ pattern: '^https?://' }), Type.Null()], { default: null, description: 'External InfluxDB (1.x, or 2.x/3.x via v1 API); null runs a local influxd' }),

@@ -101,65 +101,90 @@ common(program.command('init'))
     console.log('Edit the site file to describe your space, then run: npm start');
   });
 
-common(program.command('start'))
-  .description('run the whole system: broker, journal, InfluxDB sink, HTTP, simulated devices')
-  .option('--mqtt-port <port>', 'MQTT port', int('--mqtt-port'))
-  .option('--http-port <port>', 'HTTP port', int('--http-port'))
-  .option('--influx-url <url>', 'use this InfluxDB (1.x, or 2.x/3.x v1 API) instead of running a local influxd')
-  .option('--influx-db <name>', 'InfluxDB database')
-  .option('--influx-port <port>', 'port of the local influxd', int('--influx-port'))
-  .option('--no-sim', 'do not run simulated devices')
-  .option('--sim-speed <n>', 'simulated time per real time', num('--sim-speed'))
-  .action(async (flags: CommonFlags & { mqttPort?: number; httpPort?: number; influxUrl?: string; influxDb?: string; influxPort?: number; sim: boolean; simSpeed?: number }) => {
-    const config = configFrom(flags, {
-      mqtt: { port: flags.mqttPort },
-      http: { port: flags.httpPort },
-      influx: {
-        url: flags.influxUrl,
-        db: flags.influxDb,
-        localPort: flags.influxPort,
-        token: process.env.FACILITY_INFLUX_TOKEN,
-        password: process.env.FACILITY_INFLUX_PASSWORD,
-      },
-      sim: { ...(flags.sim === false && { enabled: false }), speed: flags.simSpeed },
-    });
-    const logger = makeLogger(config.log.level);
-    const system = await startSystem(config, logger);
-    const s = system;
-    console.log(
-      [
-        '',
-        `OpenFacility is running for site "${s.site.id}" (${s.site.devices.size} devices).`,
-        `  Health     ${s.httpUrl}/healthz`,
-        `  Metrics    ${s.httpUrl}/metrics`,
-        `  MQTT       mqtt://localhost:${s.mqttPort}  (topics fac/v1/${s.site.id}/…, docs/protocol.md)`,
-        `  InfluxDB   ${s.influxUrl}  database "${config.influx.db}"`,
-        `  Site file  ${s.sitePath}`,
-        `  Data       ${sitePaths(config).dataDir}`,
-        config.sim.enabled ? `  Simulator  on (speed ×${config.sim.speed}); --no-sim to turn it off` : '  Simulator  off',
-        'Press Ctrl-C to stop.',
-        '',
-      ].join('\n'),
-    );
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) {
-        logger.warn('second signal: exiting now (acknowledged signals are already on disk)');
-        process.exit(130);
-      }
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      system.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
+interface RunFlags extends CommonFlags {
+  mqttPort?: number;
+  httpPort?: number;
+  influxUrl?: string;
+  influxDb?: string;
+  influxPort?: number;
+  sim: boolean;
+  simSpeed?: number;
+  serverUrl?: string;
+}
+
+const runOptions = (cmd: Command) =>
+  cmd
+    .option('--mqtt-port <port>', 'MQTT port', int('--mqtt-port'))
+    .option('--http-port <port>', 'HTTP port', int('--http-port'))
+    .option('--influx-url <url>', 'use this InfluxDB (1.x, or 2.x/3.x v1 API) instead of running a local influxd')
+    .option('--influx-db <name>', 'InfluxDB database')
+    .option('--influx-port <port>', 'port of the local influxd', int('--influx-port'))
+    .option('--no-sim', 'do not run simulated devices')
+    .option('--sim-speed <n>', 'simulated time per real time', num('--sim-speed'));
+
+/** `facility start` and `facility gateway`: run until a signal, then stop in order. */
+async function runSystem(flags: RunFlags, mode: 'all' | 'gateway'): Promise<void> {
+  const config = configFrom(flags, {
+    mqtt: { port: flags.mqttPort },
+    http: { port: flags.httpPort },
+    influx: {
+      url: flags.influxUrl,
+      db: flags.influxDb,
+      localPort: flags.influxPort,
+      token: process.env.FACILITY_INFLUX_TOKEN,
+      password: process.env.FACILITY_INFLUX_PASSWORD,
+    },
+    sim: { ...(flags.sim === false && { enabled: false }), speed: flags.simSpeed },
+    ...(mode === 'gateway' && { gateway: { serverUrl: flags.serverUrl, serverToken: process.env.FACILITY_GATEWAY_TOKEN } }),
   });
+  const logger = makeLogger(config.log.level);
+  const s = await startSystem(config, logger, mode);
+  console.log(
+    [
+      '',
+      mode === 'all'
+        ? `OpenFacility is running for site "${s.site.id}" (${s.site.devices.size} devices).`
+        : `OpenFacility gateway is running for site "${s.site.id}" (${s.site.devices.size} devices), policy from ${config.gateway.serverUrl ?? ''}.`,
+      `  Health     ${s.httpUrl}/healthz`,
+      `  Metrics    ${s.httpUrl}/metrics`,
+      ...(mode === 'all' ? [`  API        ${s.httpUrl}/api/v1  (docs ${s.httpUrl}/docs)`] : []),
+      `  MQTT       mqtt://localhost:${s.mqttPort}  (topics fac/v1/${s.site.id}/…, docs/protocol.md)`,
+      `  InfluxDB   ${s.influxUrl}  database "${config.influx.db}"`,
+      `  Site file  ${s.sitePath}`,
+      `  Data       ${sitePaths(config).dataDir}`,
+      config.sim.enabled ? `  Simulator  on (speed ×${config.sim.speed}); --no-sim to turn it off` : '  Simulator  off',
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      logger.warn('second signal: exiting now (acknowledged signals are already on disk)');
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    s.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+runOptions(common(program.command('start')))
+  .description('run the whole system: broker, journal, InfluxDB sink, access decisions, server (API), simulated devices')
+  .action((flags: RunFlags) => runSystem(flags, 'all'));
+
+runOptions(common(program.command('gateway')))
+  .description('run a gateway alone, taking its access policy from a central server (token in FACILITY_GATEWAY_TOKEN); it keeps deciding from its saved policy while the server is away')
+  .option('--server-url <url>', 'central server, e.g. http://server:8080 (or gateway.serverUrl in the config file)')
+  .action((flags: RunFlags) => runSystem(flags, 'gateway'));
 
 common(program.command('server'))
   .description('run the server alone (API, accounts, reference data), for remote gateways')

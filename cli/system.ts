@@ -11,14 +11,18 @@ import { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import type { Site } from '../core/site/model.js';
 import { DeviceCredentialVerifier } from '../gateway/auth/secrets.js';
+import { indexPolicy, type PolicyIndex } from '../core/access/policy-index.js';
+import type { PolicyView } from '../gateway/access/runner.js';
 import { Gateway } from '../gateway/gateway.js';
+import { PolicyClient } from '../gateway/policy/policy-client.js';
+import { readPolicySnapshot } from '../server/policy/snapshot.js';
 import { InfluxV1Client } from '../gateway/influx/client.js';
 import { InfluxdProcess, ensureInfluxd } from '../gateway/influx/influxd.js';
 import { ensureCommand } from '../gateway/platform/debian.js';
 import { buildApp, type ServerOptions } from '../server/app.js';
 import { ensureAdmin } from '../server/auth/bootstrap.js';
 import { migrate, openSqlite, type ServerDb } from '../server/db/database.js';
-import type { FacilityConfig } from './config.js';
+import { ConfigError, type FacilityConfig } from './config.js';
 import { initSite, loadSiteFile } from './init.js';
 import { startSimulator, type SimHandle } from './sim.js';
 
@@ -85,7 +89,13 @@ export async function openServer(config: FacilityConfig, dataDir: string, logger
   };
 }
 
-export async function startSystem(config: FacilityConfig, logger: Logger): Promise<RunningSystem> {
+/**
+ * `facility start` (mode all): gateway and server in one process. `facility
+ * gateway` (mode gateway): the gateway alone, taking its access policy from a
+ * central server (config gateway.serverUrl) and keeping it on disk, so it
+ * decides on its own when that server is away.
+ */
+export async function startSystem(config: FacilityConfig, logger: Logger, mode: 'all' | 'gateway' = 'all'): Promise<RunningSystem> {
   const { dataDir, sitePath, secretsPath } = sitePaths(config);
   mkdirSync(dataDir, { recursive: true });
   const stack: { name: string; stop: () => Promise<void> | void }[] = [];
@@ -124,6 +134,35 @@ export async function startSystem(config: FacilityConfig, logger: Logger): Promi
     });
     await ensureDatabase(influx, logger);
 
+    let server: { db: ServerDb; options: ServerOptions } | null = null;
+    let policy: PolicyView & { refresh?: () => Promise<void> };
+    if (mode === 'all') {
+      // The server (same process): its database is the access policy's source, read again on every change.
+      const s = await openServer(config, dataDir, logger);
+      server = s;
+      stack.push({ name: 'server-db', stop: () => s.db.destroy() });
+      const local = new LocalPolicy(s.db, systemClock, logger);
+      await local.refresh();
+      policy = local;
+    } else {
+      const { serverUrl, serverToken } = config.gateway;
+      if (serverUrl === null || serverToken === null) {
+        throw new ConfigError('facility gateway needs the central server: set gateway.serverUrl (--server-url) and the gateway token (FACILITY_GATEWAY_TOKEN; an admin creates it with POST /api/v1/gateways)');
+      }
+      const client = new PolicyClient({
+        serverUrl,
+        token: serverToken,
+        path: join(dataDir, 'policy.json'),
+        clock: systemClock,
+        logger: logger.child({ part: 'policy' }),
+        pollMs: config.gateway.policyPollS * 1000,
+      });
+      const remote = new RemotePolicy(client);
+      await client.start();
+      stack.push({ name: 'policy', stop: () => client.stop() });
+      policy = remote;
+    }
+
     const registry = new Registry();
     const verifier = new DeviceCredentialVerifier(site);
     const gateway = new Gateway(
@@ -139,6 +178,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger): Promi
         site,
         verifyCredentials: (id, pw) => verifier.verify(id, pw),
         siteDir: dirname(sitePath),
+        policy,
         clock: systemClock,
         logger,
         registry,
@@ -147,9 +187,13 @@ export async function startSystem(config: FacilityConfig, logger: Logger): Promi
     stack.push({ name: 'gateway', stop: () => gateway.stop() });
     const { mqttPort } = await gateway.start();
 
-    const server = await openServer(config, dataDir, logger);
-    stack.push({ name: 'server-db', stop: () => server.db.destroy() });
-    const app: FastifyInstance = await buildApp({ logger, server: server.options, trustProxy: config.server.trustProxy, gateway: { health: () => gateway.health(), registry } });
+    const app: FastifyInstance = await buildApp({
+      logger,
+      ...(server && { server: server.options }),
+      trustProxy: config.server.trustProxy,
+      gateway: { health: () => gateway.health(), registry },
+      onPolicyChange: () => void policy.refresh?.(),
+    });
     stack.push({ name: 'http', stop: () => app.close() });
     const address = await app.listen({ host: config.http.host, port: config.http.port });
     const httpUrl = address.replace('0.0.0.0', 'localhost');
@@ -195,5 +239,63 @@ export async function startServerOnly(config: FacilityConfig, logger: Logger): P
   } catch (err) {
     await server.db.destroy();
     throw err;
+  }
+}
+
+/**
+ * The access policy for a gateway running in the server's own process: read
+ * straight from the database (no HTTP, no token), again after every change.
+ * Always current, so its age is 0.
+ */
+class LocalPolicy implements PolicyView {
+  private index: PolicyIndex | null = null;
+  private refreshing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: ServerDb,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  refresh(): Promise<void> {
+    // One read at a time, in order: the last change always wins.
+    this.refreshing = this.refreshing.then(async () => {
+      try {
+        this.index = indexPolicy(await readPolicySnapshot(this.db, this.clock.now()));
+      } catch (err) {
+        this.logger.error({ err }, 'could not read the access policy from the server database');
+      }
+    });
+    return this.refreshing;
+  }
+
+  current(): PolicyIndex | null {
+    return this.index;
+  }
+
+  ageMs(): number | null {
+    return this.index ? 0 : null;
+  }
+}
+
+/** The access policy held by a gateway of a central server: the PolicyClient's snapshot, indexed once per version. */
+class RemotePolicy implements PolicyView {
+  private index: PolicyIndex | null = null;
+  private version = -1;
+
+  constructor(private readonly client: PolicyClient) {}
+
+  current(): PolicyIndex | null {
+    const c = this.client.current();
+    if (!c) return null;
+    if (c.version !== this.version || !this.index) {
+      this.index = indexPolicy(c.snapshot);
+      this.version = c.version;
+    }
+    return this.index;
+  }
+
+  ageMs(now: number): number | null {
+    return this.client.ageMs(now);
   }
 }

@@ -32,6 +32,8 @@ export const MEASUREMENTS = Object.freeze({
   power: 'equipment_power',
   health: 'device_health',
   system: 'gateway_event',
+  decision: 'access_decision',
+  session: 'equipment_session',
 } as const);
 
 export function pointTimeNs(tsMs: number, sub: number): string {
@@ -106,5 +108,28 @@ export function toPoint(r: JournalRecord): PointSpec {
         fields: { count: r.count, from_seq: r.fromSeq, to_seq: r.toSeq },
         timeNs: pointTimeNs(r.ts, r.fromSeq),
       };
+    case 'decision': {
+      const tags: Record<string, string> = { device: r.device, grant: r.grant ? 'true' : 'false', reason: r.reason, site: r.site };
+      if (r.space !== null) tags.space = r.space;
+      tags.target = r.target.id;
+      tags.target_type = r.target.type;
+      // Member ids, never names (docs/protocol.md): a field, so they do not multiply series.
+      const fields: Record<string, number | string> = { granted: r.grant ? 1 : 0 };
+      if (r.maxRunMs !== null) fields.max_run_s = r.maxRunMs / 1000;
+      if (r.memberId !== null) fields.member = r.memberId;
+      fields.override = r.override ? 1 : 0;
+      fields.policy_version = r.policyVersion;
+      if (r.sessionId !== null) fields.session = r.sessionId;
+      return { measurement: MEASUREMENTS.decision, tags, fields, timeNs: pointTimeNs(r.ts, keyHash(r.key)) };
+    }
+    case 'session': {
+      const tags: Record<string, string> = { equipment: r.equipment, event: r.event, reason: r.reason, site: r.site };
+      if (r.space !== null) tags.space = r.space;
+      const fields: Record<string, number | string> = {};
+      if (r.durationMs !== null) fields.duration_s = r.durationMs / 1000;
+      fields.member = r.memberId;
+      fields.session = r.sessionId;
+      return { measurement: MEASUREMENTS.session, tags, fields, timeNs: pointTimeNs(r.ts, keyHash(r.key)) };
+    }
   }
 }

@@ -96,10 +96,62 @@ export interface SystemEvent {
   readonly toSeq: number;
 }
 
-export type JournalRecord = Signal | SystemEvent;
+/**
+ * An access decision the gateway made on a swipe: journaled beside the swipe
+ * (its key is the swipe's key + ":decision"), with the policy version it was
+ * made under, so an auditor can recompute it.
+ */
+export interface DecisionRecord {
+  readonly kind: 'decision';
+  readonly key: string;
+  readonly site: string;
+  /** The reader (or door controller) that read the card. */
+  readonly device: string;
+  readonly space: string | null;
+  readonly target: TargetRef;
+  /** The swipe's own key. */
+  readonly swipe: string;
+  readonly credential: { readonly format: CredentialFormat; readonly id: string };
+  readonly memberId: string | null;
+  readonly grant: boolean;
+  readonly reason: string;
+  readonly override: boolean;
+  readonly policyVersion: number;
+  /** The gateway's time of the decision (device clocks may be off; decisions are the gateway's). */
+  readonly ts: number;
+  readonly sessionId: string | null;
+  readonly maxRunMs: number | null;
+}
+
+/** A machine session starting or ending: what accounting attributes a machine's use to a member by. */
+export interface SessionRecord {
+  readonly kind: 'session';
+  readonly key: string;
+  readonly site: string;
+  readonly space: string | null;
+  readonly equipment: string;
+  readonly sessionId: string;
+  readonly memberId: string;
+  readonly event: 'start' | 'end';
+  /** For end: badge_out, idle, max_run, closing, takeover, out_of_service, gateway_restart. */
+  readonly reason: string;
+  readonly ts: number;
+  /** For end: how long the session lasted. */
+  readonly durationMs: number | null;
+}
+
+export type JournalRecord = Signal | SystemEvent | DecisionRecord | SessionRecord;
+
+const SIGNAL_KIND_SET: ReadonlySet<string> = new Set(SIGNAL_KINDS);
+
+/** Whether a journal record is a device signal (not a gateway event, decision or session). */
+export function isSignal(r: JournalRecord): r is Signal {
+  return SIGNAL_KIND_SET.has(r.kind);
+}
 
 export function classOf(record: JournalRecord, override?: SignalClass): SignalClass {
   if (record.kind === 'system') return 'system';
+  if (record.kind === 'decision' || record.kind === 'session') return 'access';
   return override ?? DEFAULT_CLASS[record.kind];
 }
 

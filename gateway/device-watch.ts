@@ -44,7 +44,7 @@
  * Pure logic over injected time: a clock for "now" and timers (setTimeout /
  * clearTimeout) so tests use fake timers.
  */
-import type { HealthSignal, JournalRecord, OccupancySignal, Signal } from '../core/signals.js';
+import { isSignal, type HealthSignal, type JournalRecord, type OccupancySignal, type Signal } from '../core/signals.js';
 import type { DeviceInfo, Site } from '../core/site/model.js';
 
 export interface WatchTimers {
@@ -152,7 +152,7 @@ export class DeviceWatch {
   observe(records: readonly JournalRecord[]): void {
     if (!this.running) return;
     for (const r of records) {
-      if (r.kind === 'system' || isWatchKey(r.device, r.key)) continue;
+      if (!isSignal(r) || isWatchKey(r.device, r.key)) continue;
       this.observeOne(r);
     }
   }

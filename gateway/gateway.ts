@@ -6,15 +6,18 @@
  * then the journal closes. Nothing acknowledged is lost: acks only ever follow
  * a durable commit.
  */
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { gatewayReplyBase } from '../core/protocol/topics.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
-import type { BadgeSignal, HealthSignal, Signal } from '../core/signals.js';
+import { isSignal, type BadgeSignal, type HealthSignal, type JournalRecord, type Signal } from '../core/signals.js';
 import type { DeviceInfo, Site } from '../core/site/model.js';
 import { MqttBroker, type BrokerLimits } from './broker/broker.js';
 import { ENCODERS, type DeviceCommand } from './encoders/index.js';
+import { policyMaxAgeMs } from '../core/access/decide.js';
+import { AccessRunner, type AccessSnapshot, type PolicyView } from './access/runner.js';
 import { DeviceWatch } from './device-watch.js';
 import { SignalIngress } from './ingress/signal-ingress.js';
 import { SerialReaders, type SerialReaderStatus } from './serial/readers.js';
@@ -37,6 +40,8 @@ export interface GatewayDeps {
   readonly verifyCredentials: (deviceId: string, password: Buffer | undefined) => boolean;
   /** The site file's directory: relative serial paths are relative to it. */
   readonly siteDir: string;
+  /** The access policy the gateway decides from (local server, or a PolicyClient); none: every swipe is refused. */
+  readonly policy?: PolicyView;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry?: Registry;
@@ -49,6 +54,17 @@ export interface GatewayHealth {
   readonly journal: JournalStats;
   readonly sink: SinkStats;
   readonly serial: readonly SerialReaderStatus[];
+  readonly access: {
+    readonly policyVersion: number | null;
+    /** How old the policy snapshot is (since the server last confirmed it), s; null without one. */
+    readonly policyAgeS: number | null;
+    readonly decisions: number;
+    readonly granted: number;
+    readonly refused: number;
+    readonly duplicates: number;
+    readonly sessions: number;
+    readonly present: number;
+  };
   readonly problems: readonly string[];
 }
 
@@ -58,6 +74,7 @@ export class Gateway {
   readonly broker: MqttBroker;
   readonly watch: DeviceWatch;
   readonly serial: SerialReaders;
+  readonly access: AccessRunner;
   private readonly ingress: SignalIngress;
   private started = false;
   private requestId = 0;
@@ -90,10 +107,25 @@ export class Gateway {
     }));
     // Signals the gateway concludes itself (occupancy timeouts, silent devices) are journaled like any other.
     this.watch = new DeviceWatch({ site, clock, emit: (signals) => this.record(signals), logger: logger.child({ part: 'watch' }) });
+    const policy: PolicyView = deps.policy ?? { current: () => null, ageMs: () => null };
+    this.access = new AccessRunner({
+      site,
+      policy,
+      command: (id, c) => this.command(id, c),
+      record: (records) => this.record(records),
+      journaled: (key) => this.journal.has(key),
+      history: (since) => this.journal.readSince('access', since),
+      clock,
+      logger: logger.child({ part: 'access' }),
+    });
+    ingress.handleSwipes((swipe) => this.access.onSwipe(swipe));
     this.journal.onCommitted((batch) => {
       const signals: Signal[] = [];
-      for (const c of batch) if (c.record.kind !== 'system') signals.push(c.record);
-      if (signals.length > 0) this.watch.observe(signals);
+      for (const c of batch) if (isSignal(c.record)) signals.push(c.record);
+      if (signals.length > 0) {
+        this.watch.observe(signals);
+        this.access.observe(signals);
+      }
     });
     const serialSeq = new Map<string, number>();
     this.serial = new SerialReaders({
@@ -144,8 +176,10 @@ export class Gateway {
     if (this.started) return { mqttPort: this.broker.port };
     await this.journal.start();
     this.watch.start();
+    this.access.start();
     const mqttPort = await this.broker.start();
     await this.serial.start();
+    await this.publishControllerConfigs();
     this.started = true;
     return { mqttPort };
   }
@@ -154,6 +188,7 @@ export class Gateway {
     if (!this.started) return;
     this.started = false;
     await this.serial.stop();
+    this.access.stop();
     await this.broker.stop();
     this.watch.stop();
     // The journal lets the sink write what is journaled (up to 2 s) before it closes.
@@ -172,11 +207,26 @@ export class Gateway {
     const encoder = ENCODERS[device.format];
     const messages = encoder?.encode(device, command, { site, requestId: ++this.requestId, replyTopicBase: gatewayReplyBase(site.id) });
     if (!messages) throw new Error(`device "${deviceId}" (${device.kind}, ${device.format}) cannot take a ${command.type} command`);
-    for (const m of messages) await this.broker.publish(m.topic, m.payload, { qos: m.qos });
+    for (const m of messages) await this.broker.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain ?? false });
   }
 
-  /** Journals signals the gateway itself concludes or reads (no sender waits for them). */
-  private record(signals: readonly Signal[]): void {
+  /**
+   * Canonical readers and door controllers get their configuration retained on
+   * their config topic: they read it on connecting and again only when its
+   * version (a digest of its content) changes.
+   */
+  private async publishControllerConfigs(): Promise<void> {
+    const site = this.deps.site;
+    for (const d of site.devices.values()) {
+      if (d.format !== 'canonical' || (d.kind !== 'door-controller' && d.kind !== 'badge-reader')) continue;
+      const config = { site: site.id, device: d.id, target: d.target, direction: d.direction, unlockMs: 5000, timezone: site.timezone };
+      const version = createHash('sha256').update(JSON.stringify(config)).digest('base64url').slice(0, 12);
+      await this.command(d.id, { type: 'config', version, config });
+    }
+  }
+
+  /** Journals records the gateway itself concludes, reads or decides (no sender waits for them). */
+  private record(signals: readonly JournalRecord[]): void {
     this.ingress.record(signals, (err) => {
       if (err) this.deps.logger.error({ err: err.message, keys: signals.map((s) => s.key) }, 'could not journal a gateway signal');
     });
@@ -191,6 +241,11 @@ export class Gateway {
     const serial = this.serial.status();
     for (const r of serial) if (r.state !== 'open') problems.push(`serial reader ${r.device} (${r.path}): ${r.state}${r.lastError ? ` — ${r.lastError}` : ''}`);
     if (sink.failingSince !== null) problems.push(`influxdb: ${sink.lastError ?? 'failing'} since ${new Date(sink.failingSince).toISOString()}`);
+    const access = this.accessHealth();
+    if (this.deps.policy && access.policyVersion === null) problems.push('access: no access policy yet, so every swipe is refused; check that the server is reachable and the gateway token is valid');
+    else if (access.policyAgeS !== null && access.policyAgeS * 1000 > policyMaxAgeMs(this.deps.site)) {
+      problems.push(`access: the access policy is ${access.policyAgeS} s old (limit ${policyMaxAgeMs(this.deps.site) / 1000} s): only override badges open until the gateway reaches the server again`);
+    }
     const m = this.metrics;
     for (const [cls, n] of Object.entries(journal.pendingByClass)) m.journalPending.labels(cls).set(n);
     m.sinkLag.set(sink.lagRecords);
@@ -202,7 +257,22 @@ export class Gateway {
       journal,
       sink,
       serial,
+      access,
       problems,
+    };
+  }
+
+  private accessHealth(): GatewayHealth['access'] {
+    const now = this.deps.clock.now();
+    const policy = this.deps.policy;
+    const a: AccessSnapshot = this.access.snapshot();
+    const age = policy?.ageMs(now) ?? null;
+    return {
+      policyVersion: policy?.current()?.version ?? null,
+      policyAgeS: age === null ? null : Math.round(age / 1000),
+      ...a.counts,
+      sessions: a.sessions.length,
+      present: Object.values(a.presence).reduce((n, m) => n + m.length, 0),
     };
   }
 }

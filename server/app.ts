@@ -40,7 +40,8 @@ export interface ServerOptions {
 export interface AppOptions {
   readonly logger: Logger;
   readonly version?: string;
-  readonly server: ServerOptions;
+  /** The API (accounts, reference data, policy); absent for a gateway on its own, which serves only /healthz and /metrics. */
+  readonly server?: ServerOptions;
   readonly gateway?: HealthRouteOptions;
   /** Behind a TLS-terminating proxy: trust X-Forwarded-* (so cookies get Secure). */
   readonly trustProxy?: boolean;
@@ -61,7 +62,18 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
     trustProxy: opts.trustProxy ?? false,
     ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
   });
+  await app.register(helmet, {
+    // The API docs UI needs its own inline bootstrap; it sets a matching CSP on its pages (staticCSP).
+    // Plain HTTP on a LAN is the common install: never ask browsers to upgrade to an https that is not there.
+    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"], upgradeInsecureRequests: null } },
+  });
+  await app.register(errorsPlugin);
   const s = opts.server;
+  if (!s) {
+    // A gateway on its own: operations endpoints only, no accounts and no API.
+    if (opts.gateway) await app.register(healthRoutes, opts.gateway);
+    return app;
+  }
   const policyEvents = new PolicyEvents((err) => app.log.error({ err }, 'a policy-change listener failed'));
   const ctx: ServerContext = {
     db: s.db,
@@ -79,13 +91,7 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
   };
 
   await app.register(cookie);
-  await app.register(helmet, {
-    // The API docs UI needs its own inline bootstrap; it sets a matching CSP on its pages (staticCSP).
-    // Plain HTTP on a LAN is the common install: never ask browsers to upgrade to an https that is not there.
-    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], imgSrc: ["'self'", 'data:'], styleSrc: ["'self'", "'unsafe-inline'"], upgradeInsecureRequests: null } },
-  });
   await app.register(rateLimit, { global: true, max: s.requestsPerMinute, timeWindow: '1 minute' });
-  await app.register(errorsPlugin);
   await app.register(authPlugin, { db: s.db, clock: s.clock, sessionTtlMs: s.sessionTtlMs, publicPrefixes: ['/docs'] });
   await app.register(openapiPlugin, { version: opts.version ?? '0.1.0' });
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) => done(null, body));

@@ -76,6 +76,11 @@ export interface DecideInput {
 }
 
 const DEFAULT_POLICY_MAX_AGE_MS = 24 * 3600_000;
+
+/** Past this age of its access policy the gateway opens for override badges only (site.policyMaxAgeS, default 24 h). */
+export function policyMaxAgeMs(site: Site): number {
+  return site.file.site.policyMaxAgeS !== undefined ? site.file.site.policyMaxAgeS * 1000 : DEFAULT_POLICY_MAX_AGE_MS;
+}
 const DAY_MS = 86_400_000;
 
 export function decide(input: DecideInput): Decision {
@@ -96,8 +101,7 @@ export function decide(input: DecideInput): Decision {
 
   if (badge.override) return grantFor(input, memberId, 'override', true, space, certification);
 
-  const maxAge = site.file.site.policyMaxAgeS !== undefined ? site.file.site.policyMaxAgeS * 1000 : DEFAULT_POLICY_MAX_AGE_MS;
-  if (input.policyAgeMs === null || input.policyAgeMs > maxAge) return refuse('policy_stale', memberId);
+  if (input.policyAgeMs === null || input.policyAgeMs > policyMaxAgeMs(site)) return refuse('policy_stale', memberId);
 
   const member = policy.member(memberId);
   if (!member) return refuse('unknown_member', memberId);

@@ -11,6 +11,27 @@ export const canonicalEncoder: CommandEncoder = {
       case 'unlock':
         if (device.kind !== 'door-controller') return null;
         return [{ topic: commandTopic(ctx.site.id, device.id, 'unlock'), payload: JSON.stringify({ durationMs: command.durationMs }), qos: 1 }];
+      case 'feedback':
+        if (device.kind !== 'badge-reader' && device.kind !== 'door-controller') return null;
+        return [
+          {
+            topic: commandTopic(ctx.site.id, device.id, 'feedback'),
+            payload: JSON.stringify({ grant: command.grant, reason: command.reason, led: command.led, beeps: command.beeps, text: command.text }),
+            qos: 1,
+          },
+        ];
+      case 'session':
+        if (device.kind !== 'badge-reader') return null;
+        return [
+          {
+            topic: commandTopic(ctx.site.id, device.id, 'session'),
+            payload: JSON.stringify({ state: command.state, sessionId: command.sessionId, memberId: command.memberId, maxRunMs: command.maxRunMs, reason: command.reason }),
+            qos: 1,
+          },
+        ];
+      case 'config':
+        if (device.kind !== 'badge-reader' && device.kind !== 'door-controller') return null;
+        return [{ topic: commandTopic(ctx.site.id, device.id, 'config'), payload: JSON.stringify({ version: command.version, ...command.config }), qos: 1, retain: true }];
     }
   },
 };

@@ -14,7 +14,11 @@ export const shellyGen2Encoder: CommandEncoder = {
         const request = { id: ctx.requestId, src: ctx.replyTopicBase, method: 'Switch.Set', params: { id: 0, on: command.on } };
         return [{ topic: `${device.mqtt.topic}/rpc`, payload: JSON.stringify(request), qos: 1 }];
       }
+      // Plugs only switch: the rest is for canonical readers and controllers.
       case 'unlock':
+      case 'feedback':
+      case 'session':
+      case 'config':
         return null;
     }
   },

@@ -14,7 +14,11 @@ export const tasmotaEncoder: CommandEncoder = {
         if (device.kind !== 'power-meter' || !device.mqtt) return null;
         // `POWER` is relay 1 (the metered one on a plug); the command name is case-insensitive.
         return [{ topic: `${tasmotaTopics(device.mqtt.topic).cmnd}POWER`, payload: command.on ? 'ON' : 'OFF', qos: 1 }];
+      // Plugs only switch: the rest is for canonical readers and controllers.
       case 'unlock':
+      case 'feedback':
+      case 'session':
+      case 'config':
         return null;
     }
   },

@@ -8,12 +8,26 @@ export type DeviceCommand =
   /** Switch a plug or interlock relay. */
   | { readonly type: 'power'; readonly on: boolean }
   /** Unlock a door for a while (canonical door controllers). */
-  | { readonly type: 'unlock'; readonly durationMs: number };
+  | { readonly type: 'unlock'; readonly durationMs: number }
+  /** What a reader shows after a swipe: LED, beeps and a short text (canonical readers and controllers). */
+  | { readonly type: 'feedback'; readonly grant: boolean; readonly reason: string; readonly led: string; readonly beeps: number; readonly text: { readonly en: string; readonly zh: string } }
+  /** The machine session protocol (canonical machine readers): granted with an id and the longest run, denied with a reason, a warning before it ends, ended. */
+  | {
+      readonly type: 'session';
+      readonly state: 'granted' | 'denied' | 'warning' | 'ended';
+      readonly sessionId: string | null;
+      readonly memberId: string | null;
+      readonly maxRunMs: number | null;
+      readonly reason: string;
+    }
+  /** A controller's configuration, retained: it reads it again only when `version` changes. */
+  | { readonly type: 'config'; readonly version: string; readonly config: Readonly<Record<string, unknown>> };
 
 export interface EncodedCommand {
   readonly topic: string;
   readonly payload: string;
   readonly qos: 0 | 1;
+  readonly retain?: boolean;
 }
 
 export interface EncodeContext {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
-import { classOf, type Signal, type SignalClass } from '../../core/signals.js';
+import { classOf, isSignal, type BadgeSignal, type JournalRecord, type Signal, type SignalClass } from '../../core/signals.js';
 import type { DeviceInfo } from '../../core/site/model.js';
 import { mqttDecoder } from '../decoders/index.js';
 import type { Journal } from '../journal/journal.js';
@@ -37,7 +37,14 @@ export class SignalIngress {
   private readonly receivedBy = new Map<string, { inc(): void }>();
   private readonly acceptedBy = new Map<string, { inc(): void }>();
 
+  /** The access runner's hook for swipes (set by the gateway when access control runs). */
+  private onSwipe: ((swipe: BadgeSignal) => readonly JournalRecord[]) | null = null;
+
   constructor(private readonly opts: IngressOptions) {}
+
+  handleSwipes(hook: (swipe: BadgeSignal) => readonly JournalRecord[]): void {
+    this.onSwipe = hook;
+  }
 
   private child(cache: Map<string, { inc(): void }>, counter: { labels(v: string): { inc(): void } }, value: string): { inc(): void } {
     let c = cache.get(value);
@@ -71,18 +78,29 @@ export class SignalIngress {
     this.record(result.signals, cb);
   }
 
-  /** Journals signals (from a decoder, or made by the gateway itself); cb after they are durable. */
-  record(signals: readonly Signal[], cb: IngressCallback): void {
+  /**
+   * Journals records (signals from a decoder or made by the gateway itself,
+   * decisions, sessions); cb after they are durable. A badge swipe is first
+   * handed to the access runner, which decides and commands at once and adds
+   * its decision to what is journaled with the swipe.
+   */
+  record(input: readonly JournalRecord[], cb: IngressCallback): void {
     const { metrics, journal } = this.opts;
-    let remaining = signals.length;
+    let records = input;
+    if (this.onSwipe) {
+      const extra: JournalRecord[] = [];
+      for (const r of input) if (r.kind === 'badge') extra.push(...this.onSwipe(r));
+      if (extra.length > 0) records = [...input, ...extra];
+    }
+    let remaining = records.length;
     let failed: Error | null = null;
     if (remaining === 0) {
       cb(null);
       return;
     }
-    for (const signal of signals) {
+    for (const signal of records) {
       this.child(this.acceptedBy, metrics.accepted, signal.kind).inc();
-      journal.append(signal, classOf(signal, this.opts.classOf?.(signal)), (err, outcome) => {
+      journal.append(signal, isSignal(signal) ? classOf(signal, this.opts.classOf?.(signal)) : classOf(signal), (err, outcome) => {
         if (err) {
           failed = err;
           metrics.refused.labels(err.code).inc();

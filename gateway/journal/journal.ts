@@ -101,6 +101,8 @@ export class Journal {
   private sink: SinkStats = { cursor: 0, state: 'stopped', lastError: null, failingSince: null, written: 0, lagRecords: 0, lagSeconds: 0 };
   private readonly sinkListeners = new Set<(r: SinkReport) => void>();
   private queue: Pending[] = [];
+  /** Keys of access records queued or being committed (not yet visible to the reader). */
+  private readonly pendingAccess = new Map<string, number>();
   private rejectQueue: RejectRow[] = [];
   private inFlight: { readonly id: number; readonly batch: Pending[]; readonly sentAt: number } | null = null;
   private scheduled = false;
@@ -163,8 +165,28 @@ export class Journal {
       cb(new JournalError('closed', 'journal is not open'));
       return;
     }
-    this.queue.push({ record, cls: CLASS_CODE[cls], cb });
+    const code = CLASS_CODE[cls];
+    if (code === CLASS_CODE.access) this.pendingAccess.set(record.key, (this.pendingAccess.get(record.key) ?? 0) + 1);
+    this.queue.push({ record, cls: code, cb });
     this.schedule();
+  }
+
+  /**
+   * Whether a record with this key is in the journal or on its way in. For
+   * access records (the check that keeps a replayed swipe from opening a door
+   * twice); other keys are answered from the database only.
+   */
+  has(key: string): boolean {
+    if (this.pendingAccess.has(key)) return true;
+    this.requireReader();
+    return this.reader!.prepare('SELECT 1 FROM journal WHERE key = ?').get(key) !== undefined;
+  }
+
+  /** Records of a class journaled since `sinceTs` (record time), oldest first: for rebuilding state after a restart. */
+  readSince(cls: SignalClass, sinceTs: number, limit = 100_000): JournalRecord[] {
+    this.requireReader();
+    const rows = this.reader!.prepare('SELECT body FROM journal WHERE class = ? AND ts >= ? ORDER BY seq LIMIT ?').all(CLASS_CODE[cls], sinceTs, limit) as { body: string }[];
+    return rows.map((r) => JSON.parse(r.body) as JournalRecord);
   }
 
   /** Rejected payloads are kept for inspection; they ride along with the next commit. */
@@ -329,6 +351,13 @@ export class Journal {
     const flight = this.inFlight;
     if (!flight || flight.id !== m.id) return;
     this.inFlight = null;
+    // Committed (or refused): the reader answers for these keys from now on.
+    for (const p of flight.batch) {
+      if (p.cls !== CLASS_CODE.access) continue;
+      const n = this.pendingAccess.get(p.record.key) ?? 0;
+      if (n <= 1) this.pendingAccess.delete(p.record.key);
+      else this.pendingAccess.set(p.record.key, n - 1);
+    }
     this.lastCommitMs = performance.now() - flight.sentAt;
     if (m.type === 'failed') {
       this.failing = `${m.code}: ${m.message}`;
@@ -388,6 +417,7 @@ export class Journal {
     const jerr = new JournalError('io_error', `journal writer failed: ${err.message}`);
     for (const p of [...(flight?.batch ?? []), ...this.queue]) p.cb(jerr);
     this.queue = [];
+    this.pendingAccess.clear();
     this.worker = null;
     for (const w of this.idleWaiters.splice(0)) w();
   }

@@ -41,6 +41,16 @@ export const HealthSchema = Type.Object({
       lastError: Type.Union([Type.String(), Type.Null()]),
     }),
   ),
+  access: Type.Object({
+    policyVersion: Type.Union([Type.Integer(), Type.Null()]),
+    policyAgeS: Type.Union([Type.Integer(), Type.Null()]),
+    decisions: Type.Integer(),
+    granted: Type.Integer(),
+    refused: Type.Integer(),
+    duplicates: Type.Integer(),
+    sessions: Type.Integer(),
+    present: Type.Integer(),
+  }),
   problems: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;

@@ -55,12 +55,28 @@ it('sends unlock to a canonical door controller and power to a canonical meter, 
   await system.gateway.command('dc-main', { type: 'unlock', durationMs: 5000 });
   await system.gateway.command('pm-reflow-1', { type: 'power', on: false });
   const deadline = Date.now() + 5000;
-  while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  expect(got.sort((a, b) => a.topic.localeCompare(b.topic))).toEqual([
+  const commands = () => got.filter((m) => !m.topic.endsWith('/cmd/config'));
+  while (commands().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(commands().sort((a, b) => a.topic.localeCompare(b.topic))).toEqual([
     { topic: 'fac/v1/demo-makerspace/d/dc-main/cmd/unlock', payload: '{"durationMs":5000}', qos: 1, retain: false },
     { topic: 'fac/v1/demo-makerspace/d/pm-reflow-1/cmd/power', payload: '{"on":false}', qos: 1, retain: false },
   ]);
   await Promise.all([door.endAsync(), meter.endAsync()]);
+});
+
+it('keeps a retained configuration for every canonical controller, so one that restarts learns its target and unlock time', async () => {
+  const door = await connectDevice(`mqtt://127.0.0.1:${system.mqttPort}`, 'dc-main', site.secrets['dc-main']);
+  const got: { topic: string; payload: string; retain: boolean }[] = [];
+  door.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  await door.subscribeAsync('fac/v1/demo-makerspace/d/dc-main/cmd/config', { qos: 1 });
+  const deadline = Date.now() + 5000;
+  while (got.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(got).toHaveLength(1);
+  expect(got[0]!.retain).toBe(true);
+  const config = JSON.parse(got[0]!.payload) as Record<string, unknown>;
+  expect(config).toMatchObject({ site: 'demo-makerspace', device: 'dc-main', target: { type: 'door', id: 'main' }, unlockMs: 5000, timezone: 'Asia/Shanghai' });
+  expect(typeof config.version).toBe('string');
+  await door.endAsync();
 });
 
 it('refuses commands a device cannot take, and unknown devices', async () => {
