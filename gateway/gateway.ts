@@ -62,6 +62,8 @@ export interface GatewayHealth {
     readonly granted: number;
     readonly refused: number;
     readonly duplicates: number;
+    /** Swipes that arrived too late to act on (a reader's backlog). */
+    readonly late: number;
     readonly sessions: number;
     readonly present: number;
   };
@@ -118,7 +120,7 @@ export class Gateway {
       clock,
       logger: logger.child({ part: 'access' }),
     });
-    ingress.handleSwipes((swipe) => this.access.onSwipe(swipe));
+    ingress.handleSwipes((records, receivedAt) => this.access.onRecords(records, receivedAt));
     this.journal.onCommitted((batch) => {
       const signals: Signal[] = [];
       for (const c of batch) if (isSignal(c.record)) signals.push(c.record);

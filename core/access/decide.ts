@@ -83,12 +83,22 @@ export function policyMaxAgeMs(site: Site): number {
 }
 const DAY_MS = 86_400_000;
 
+/** The certification a target needs: the machine's (its class by default), or the lab's; null for none. */
+export function requiredCertification(site: Site, target: TargetRef): string | null {
+  if (target.type === 'equipment') {
+    const equipment = site.equipment.get(target.id);
+    if (equipment) return equipment.certification ?? equipment.class;
+  }
+  const space = spaceOf(site, target);
+  return space ? (site.spaces.get(space)?.requiresCertification ?? null) : null;
+}
+
 export function decide(input: DecideInput): Decision {
   const { site, policy, now, request, state } = input;
   const target = request.target;
   const space = spaceOf(site, target);
   const equipment = target.type === 'equipment' ? site.equipment.get(target.id) : undefined;
-  const certification = equipment ? (equipment.certification ?? equipment.class) : space ? (site.spaces.get(space)?.requiresCertification ?? null) : null;
+  const certification = requiredCertification(site, target);
   const base = { policyVersion: policy?.version ?? 0, space, certification, maxRunMs: null, takeover: false, presence: null, override: false } as const;
   const refuse = (reason: ReasonCode, memberId: string | null = null): Decision => ({ ...base, grant: false, reason, memberId, action: 'none' });
 

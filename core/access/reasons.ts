@@ -31,6 +31,7 @@ export const REASONS = {
   anti_passback: { grant: false, en: 'Already inside: badge out first', zh: '您已在内，请先刷卡离开', led: 'red', beeps: 2 },
   out_of_service: { grant: false, en: 'Machine out of service', zh: '设备停用维修中', led: 'red', beeps: 2 },
   booked: { grant: false, en: 'Booked by someone else now', zh: '此时段已被他人预约', led: 'red', beeps: 2 },
+  swipe_late: { grant: false, en: 'Card read too long ago: swipe again', zh: '刷卡信息延迟，请重新刷卡', led: 'red', beeps: 3 },
   closing: { grant: false, en: 'Closing soon: no new sessions', zh: '即将闭馆，不再开始新的使用', led: 'red', beeps: 2 },
 } as const;
 

@@ -20,12 +20,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { decide, type AccessState, type Decision } from '../../core/access/decide.js';
+import { decide, requiredCertification, type AccessState, type Decision } from '../../core/access/decide.js';
 import type { PolicyIndex } from '../../core/access/policy-index.js';
+import { SwipeFreshness } from '../../core/access/freshness.js';
 import { REASONS } from '../../core/access/reasons.js';
 import { localTime, msUntilClose } from '../../core/access/time.js';
 import type { Clock } from '../../core/clock.js';
-import type { BadgeSignal, DecisionRecord, JournalRecord, PowerSignal, SessionRecord } from '../../core/signals.js';
+import { isSignal, type BadgeSignal, type DecisionRecord, type JournalRecord, type PowerSignal, type SessionRecord } from '../../core/signals.js';
 import type { DeviceInfo, Site } from '../../core/site/model.js';
 import type { DeviceCommand } from '../encoders/index.js';
 
@@ -51,6 +52,8 @@ export interface AccessRunnerOptions {
   readonly logger: Logger;
   /** How long a door stays unlocked (default 5 s). */
   readonly unlockMs?: number;
+  /** A swipe that sat on the way longer than this is recorded but not acted on (default 10 s; core/access/freshness.ts). */
+  readonly maxSwipeLatenessMs?: number;
 }
 
 interface Session {
@@ -68,7 +71,7 @@ interface Session {
 export interface AccessSnapshot {
   readonly presence: Record<string, string[]>;
   readonly sessions: { equipment: string; memberId: string; sessionId: string; startedAt: number; running: boolean }[];
-  readonly counts: { decisions: number; granted: number; refused: number; duplicates: number };
+  readonly counts: { decisions: number; granted: number; refused: number; duplicates: number; late: number };
 }
 
 const DEFAULT_PRESENCE_MS = 8 * 3600_000;
@@ -88,10 +91,15 @@ export class AccessRunner {
   private readonly metersByEquipment = new Map<string, DeviceInfo[]>();
   private readonly controllersByDoor = new Map<string, DeviceInfo[]>();
   private timer: NodeJS.Timeout | null = null;
-  private readonly counts = { decisions: 0, granted: 0, refused: 0, duplicates: 0 };
+  private readonly counts = { decisions: 0, granted: 0, refused: 0, duplicates: 0, late: 0 };
+  private readonly freshness: SwipeFreshness;
+  /** Devices that read badges: their clocks are followed to tell a live swipe from a delivered backlog. */
+  private readonly readers = new Set<string>();
 
   constructor(private readonly opts: AccessRunnerOptions) {
+    this.freshness = new SwipeFreshness({ ...(opts.maxSwipeLatenessMs !== undefined && { maxLatenessMs: opts.maxSwipeLatenessMs }) });
     for (const d of opts.site.devices.values()) {
+      if (d.kind === 'badge-reader' || d.kind === 'door-controller') this.readers.add(d.id);
       if (d.kind === 'power-meter' && d.target?.type === 'equipment') push(this.metersByEquipment, d.target.id, d);
       if (d.kind === 'door-controller' && d.target?.type === 'door') push(this.controllersByDoor, d.target.id, d);
     }
@@ -101,7 +109,9 @@ export class AccessRunner {
   start(): void {
     if (this.timer) return;
     const now = this.opts.clock.now();
-    const horizon = now - Math.max(DEFAULT_PRESENCE_MS, 24 * 3600_000);
+    // Back far enough for presence, sessions and certification lapse (the last use of each certification).
+    const lapseDays = this.opts.site.file.site.certificationLapseDays ?? 0;
+    const horizon = now - Math.max(DEFAULT_PRESENCE_MS, 24 * 3600_000, lapseDays * 86_400_000);
     let restored = 0;
     for (const r of this.opts.history(horizon)) {
       if (r.kind === 'decision') this.applyDecisionRecord(r);
@@ -121,11 +131,27 @@ export class AccessRunner {
   }
 
   /**
+   * Records about to be journaled, as they arrive: follows the readers'
+   * clocks, and decides every swipe among them (onSwipe). Returns what to
+   * journal with them.
+   */
+  onRecords(records: readonly JournalRecord[], receivedAt: number): JournalRecord[] {
+    let out: JournalRecord[] | null = null;
+    for (const r of records) {
+      if (!isSignal(r) || !this.readers.has(r.device)) continue;
+      const live = r.tsSource !== 'device' || this.freshness.observe(r.device, receivedAt, r.ts).live;
+      if (r.kind === 'badge') (out ??= []).push(...this.onSwipe(r, live));
+    }
+    return out ?? [];
+  }
+
+  /**
    * A badge signal, decoded and about to be journaled: decides and commands at
    * once, and returns the decision (and any session records) to journal with
-   * it; nothing for a swipe already seen.
+   * it; nothing for a swipe already seen. A swipe that is not `live` (it sat
+   * in a reader's queue) is recorded as refused, swipe_late, and opens nothing.
    */
-  onSwipe(swipe: BadgeSignal): JournalRecord[] {
+  onSwipe(swipe: BadgeSignal, live = true): JournalRecord[] {
     if (this.recentKeys.has(swipe.key) || this.opts.journaled(swipe.key)) {
       this.counts.duplicates++;
       return [];
@@ -136,7 +162,7 @@ export class AccessRunner {
     if (!device || !target || (target.type !== 'door' && target.type !== 'equipment')) return [];
     const now = this.opts.clock.now();
     const policy = this.opts.policy.current();
-    const d = decide({
+    const decided = decide({
       site: this.opts.site,
       policy,
       policyAgeMs: this.opts.policy.ageMs(now),
@@ -144,6 +170,8 @@ export class AccessRunner {
       request: { target, credential: swipe.credential, direction: device.direction },
       state: this.state(),
     });
+    const d: Decision = live ? decided : { ...decided, grant: false, reason: 'swipe_late', action: 'none', presence: null, maxRunMs: null, takeover: false, override: false };
+    if (!live) this.counts.late++;
     this.counts.decisions++;
     if (d.grant) this.counts.granted++;
     else this.counts.refused++;
@@ -161,7 +189,8 @@ export class AccessRunner {
     }
     if (d.presence && d.space && d.memberId) this.applyPresence(d.space, d.memberId, d.presence, now);
     if (d.grant && d.certification && d.memberId) this.lastUse.set(`${d.memberId}\u0000${d.certification}`, now);
-    this.actuate(device, { type: target.type, id: target.id }, d, sessionId);
+    // Nobody is at a reader whose swipe arrives late: nothing to open or tell.
+    if (live) this.actuate(device, { type: target.type, id: target.id }, d, sessionId);
     const record: DecisionRecord = {
       kind: 'decision',
       key: `${swipe.key}:decision`,
@@ -338,6 +367,8 @@ export class AccessRunner {
     this.remember(r.swipe);
     if (r.sessionId !== null && r.maxRunMs !== null) this.restoredMaxRun.set(r.sessionId, r.ts + r.maxRunMs);
     if (!r.grant || !r.memberId) return;
+    const certification = requiredCertification(this.opts.site, r.target);
+    if (certification) this.lastUse.set(`${r.memberId}\u0000${certification}`, r.ts);
     const device = this.opts.site.devices.get(r.device);
     if (r.target.type === 'door' && r.space) this.applyPresence(r.space, r.memberId, r.reason === 'exit' || device?.direction === 'out' ? 'leave' : 'enter', r.ts);
   }

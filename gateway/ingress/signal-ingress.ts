@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
-import { classOf, isSignal, type BadgeSignal, type JournalRecord, type Signal, type SignalClass } from '../../core/signals.js';
+import { classOf, isSignal, type JournalRecord, type Signal, type SignalClass } from '../../core/signals.js';
 import type { DeviceInfo } from '../../core/site/model.js';
 import { mqttDecoder } from '../decoders/index.js';
 import type { Journal } from '../journal/journal.js';
@@ -37,13 +37,13 @@ export class SignalIngress {
   private readonly receivedBy = new Map<string, { inc(): void }>();
   private readonly acceptedBy = new Map<string, { inc(): void }>();
 
-  /** The access runner's hook for swipes (set by the gateway when access control runs). */
-  private onSwipe: ((swipe: BadgeSignal) => readonly JournalRecord[]) | null = null;
+  /** The access runner's hook (set by the gateway when access control runs): sees every record first, decides swipes. */
+  private onRecords: ((records: readonly JournalRecord[], receivedAt: number) => readonly JournalRecord[]) | null = null;
 
   constructor(private readonly opts: IngressOptions) {}
 
-  handleSwipes(hook: (swipe: BadgeSignal) => readonly JournalRecord[]): void {
-    this.onSwipe = hook;
+  handleSwipes(hook: (records: readonly JournalRecord[], receivedAt: number) => readonly JournalRecord[]): void {
+    this.onRecords = hook;
   }
 
   private child(cache: Map<string, { inc(): void }>, counter: { labels(v: string): { inc(): void } }, value: string): { inc(): void } {
@@ -87,9 +87,8 @@ export class SignalIngress {
   record(input: readonly JournalRecord[], cb: IngressCallback): void {
     const { metrics, journal } = this.opts;
     let records = input;
-    if (this.onSwipe) {
-      const extra: JournalRecord[] = [];
-      for (const r of input) if (r.kind === 'badge') extra.push(...this.onSwipe(r));
+    if (this.onRecords) {
+      const extra = this.onRecords(input, this.opts.clock.now());
       if (extra.length > 0) records = [...input, ...extra];
     }
     let remaining = records.length;

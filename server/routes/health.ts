@@ -48,6 +48,7 @@ export const HealthSchema = Type.Object({
     granted: Type.Integer(),
     refused: Type.Integer(),
     duplicates: Type.Integer(),
+    late: Type.Integer({ description: 'Swipes that arrived too late to act on (a reader’s queued backlog)' }),
     sessions: Type.Integer(),
     present: Type.Integer(),
   }),
