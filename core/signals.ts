@@ -119,6 +119,7 @@ export interface DecisionRecord {
   readonly policyVersion: number;
   /** The gateway's time of the decision (device clocks may be off; decisions are the gateway's). */
   readonly ts: number;
+  /** The machine session this swipe started, or ended (a badge-out); null for doors and refusals. */
   readonly sessionId: string | null;
   readonly maxRunMs: number | null;
 }

@@ -179,7 +179,10 @@ export class AccessRunner {
     let sessionId: string | null = null;
     if (target.type === 'equipment') {
       const ended = this.sessions.get(target.id);
-      if (d.action === 'power_off' && ended) out.push(this.endSession(ended, 'badge_out', now, false));
+      if (d.action === 'power_off' && ended) {
+        out.push(this.endSession(ended, 'badge_out', now, false));
+        sessionId = ended.id;
+      }
       if (d.action === 'power_on' && d.memberId) {
         if (ended) out.push(this.endSession(ended, 'takeover', now, false));
         const started = this.startSession(target.id, d, now);

@@ -34,7 +34,11 @@ const Hours = Type.Array(
   { maxItems: 50, description: 'Weekly opening hours in the site’s time zone; a period past midnight is two entries' },
 );
 type HoursList = Static<typeof Hours>;
-const Spaces = Type.Array(Type.String({ pattern: ID_PATTERN }), { maxItems: 200, uniqueItems: true, description: 'Space ids of the site files' });
+const Spaces = Type.Array(Type.Union([Type.Literal('*'), Type.String({ pattern: ID_PATTERN })]), {
+  maxItems: 200,
+  uniqueItems: true,
+  description: 'Space ids of the site files; "*" for every space',
+});
 const Quotas = Type.Record(Type.String({ pattern: CLASS_PATTERN }), Type.Number({ minimum: 0, maximum: MAX_QUOTA_HOURS }), {
   additionalProperties: false,
   maxProperties: 200,
