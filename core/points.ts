@@ -34,6 +34,7 @@ export const MEASUREMENTS = Object.freeze({
   system: 'gateway_event',
   decision: 'access_decision',
   session: 'equipment_session',
+  meter: 'equipment_hours',
 } as const);
 
 export function pointTimeNs(tsMs: number, sub: number): string {
@@ -130,6 +131,11 @@ export function toPoint(r: JournalRecord): PointSpec {
       fields.member = r.memberId;
       fields.session = r.sessionId;
       return { measurement: MEASUREMENTS.session, tags, fields, timeNs: pointTimeNs(r.ts, keyHash(r.key)) };
+    }
+    case 'meter': {
+      const tags: Record<string, string> = { equipment: r.equipment, site: r.site };
+      if (r.space !== null) tags.space = r.space;
+      return { measurement: MEASUREMENTS.meter, tags, fields: { running_h: Math.round(r.runningMs / 36_000) / 100, running_s: Math.floor(r.runningMs / 1000) }, timeNs: pointTimeNs(r.ts, keyHash(r.key)) };
     }
   }
 }

@@ -141,7 +141,26 @@ export interface SessionRecord {
   readonly durationMs: number | null;
 }
 
-export type JournalRecord = Signal | SystemEvent | DecisionRecord | SessionRecord;
+/**
+ * A machine's hour meter (core/meter.ts), checkpointed by the gateway every
+ * few minutes while it changes; the newest one restores the meter after a
+ * restart. Key: `meter:<equipment>:<ts, 13 digits>`, so the newest sorts last.
+ */
+export interface MeterRecord {
+  readonly kind: 'meter';
+  readonly key: string;
+  readonly site: string;
+  readonly space: string | null;
+  readonly equipment: string;
+  /** Running time over the machine's life, ms. */
+  readonly runningMs: number;
+  readonly ts: number;
+}
+
+export const meterKeyPrefix = (equipment: string): string => `meter:${equipment}:`;
+export const meterKey = (equipment: string, ts: number): string => `${meterKeyPrefix(equipment)}${String(ts).padStart(13, '0')}`;
+
+export type JournalRecord = Signal | SystemEvent | DecisionRecord | SessionRecord | MeterRecord;
 
 const SIGNAL_KIND_SET: ReadonlySet<string> = new Set(SIGNAL_KINDS);
 
@@ -153,6 +172,7 @@ export function isSignal(r: JournalRecord): r is Signal {
 export function classOf(record: JournalRecord, override?: SignalClass): SignalClass {
   if (record.kind === 'system') return 'system';
   if (record.kind === 'decision' || record.kind === 'session') return 'access';
+  if (record.kind === 'meter') return 'billing';
   return override ?? DEFAULT_CLASS[record.kind];
 }
 

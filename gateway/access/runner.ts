@@ -23,10 +23,11 @@ import type { Logger } from 'pino';
 import { decide, requiredCertification, type AccessState, type Decision } from '../../core/access/decide.js';
 import type { PolicyIndex } from '../../core/access/policy-index.js';
 import { SwipeFreshness } from '../../core/access/freshness.js';
+import { HourMeters } from '../../core/meter.js';
 import { REASONS } from '../../core/access/reasons.js';
 import { localTime, msUntilClose } from '../../core/access/time.js';
 import type { Clock } from '../../core/clock.js';
-import { isSignal, type BadgeSignal, type DecisionRecord, type JournalRecord, type PowerSignal, type SessionRecord } from '../../core/signals.js';
+import { isSignal, meterKey, meterKeyPrefix, type BadgeSignal, type DecisionRecord, type JournalRecord, type MeterRecord, type PowerSignal, type SessionRecord } from '../../core/signals.js';
 import type { DeviceInfo, Site } from '../../core/site/model.js';
 import type { DeviceCommand } from '../encoders/index.js';
 
@@ -48,12 +49,16 @@ export interface AccessRunnerOptions {
   readonly journaled: (key: string) => boolean;
   /** Access records since a time, oldest first, to rebuild state after a restart. */
   readonly history: (sinceTs: number) => readonly JournalRecord[];
+  /** The journaled record with the greatest key under a prefix (hour-meter checkpoints). */
+  readonly lastRecord?: (keyPrefix: string) => JournalRecord | null;
   readonly clock: Clock;
   readonly logger: Logger;
   /** How long a door stays unlocked (default 5 s). */
   readonly unlockMs?: number;
   /** A swipe that sat on the way longer than this is recorded but not acted on (default 10 s; core/access/freshness.ts). */
   readonly maxSwipeLatenessMs?: number;
+  /** How often changed hour meters are checkpointed to the journal (default 5 min). */
+  readonly meterCheckpointMs?: number;
 }
 
 interface Session {
@@ -72,6 +77,8 @@ export interface AccessSnapshot {
   readonly presence: Record<string, string[]>;
   readonly sessions: { equipment: string; memberId: string; sessionId: string; startedAt: number; running: boolean }[];
   readonly counts: { decisions: number; granted: number; refused: number; duplicates: number; late: number };
+  /** Each machine's hour meter: running hours over its life. */
+  readonly hourMeters: Record<string, number>;
 }
 
 const DEFAULT_PRESENCE_MS = 8 * 3600_000;
@@ -93,6 +100,8 @@ export class AccessRunner {
   private timer: NodeJS.Timeout | null = null;
   private readonly counts = { decisions: 0, granted: 0, refused: 0, duplicates: 0, late: 0 };
   private readonly freshness: SwipeFreshness;
+  private readonly meters = new HourMeters();
+  private lastCheckpoint = 0;
   /** Devices that read badges: their clocks are followed to tell a live swipe from a delivered backlog. */
   private readonly readers = new Set<string>();
 
@@ -118,6 +127,11 @@ export class AccessRunner {
       else if (r.kind === 'session') this.applySessionRecord(r);
       restored++;
     }
+    for (const e of this.opts.site.equipment.keys()) {
+      const saved = this.opts.lastRecord?.(meterKeyPrefix(e));
+      if (saved?.kind === 'meter') this.meters.restore(e, saved.runningMs);
+    }
+    this.lastCheckpoint = now;
     // A session alive at the restart continues; its idle clock starts again now.
     for (const s of this.sessions.values()) s.lastActive = Math.max(s.lastActive, now);
     this.opts.logger.info({ restored, sessions: this.sessions.size, inside: [...this.presence.values()].reduce((a, m) => a + m.size, 0) }, 'access state rebuilt from the journal');
@@ -128,6 +142,7 @@ export class AccessRunner {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.checkpointMeters(this.opts.clock.now());
   }
 
   /**
@@ -216,11 +231,13 @@ export class AccessRunner {
     return [record, ...out];
   }
 
-  /** Power readings keep sessions alive (running) or let them go idle. */
+  /** Power readings (journaled) run the hour meters and keep sessions alive (running) or let them go idle. */
   observe(records: readonly JournalRecord[]): void {
     const now = this.opts.clock.now();
     for (const r of records) {
       if (r.kind !== 'power' || r.target?.type !== 'equipment') continue;
+      const equipment = this.opts.site.equipment.get(r.target.id);
+      if (equipment) this.meters.observe(equipment.id, r.ts, r.powerW, equipment.runningThresholdW ?? 0);
       const s = this.sessions.get(r.target.id);
       if (!s) continue;
       this.onPower(s, r, now);
@@ -233,7 +250,23 @@ export class AccessRunner {
       presence: Object.fromEntries([...this.presence].map(([space, m]) => [space, [...m.keys()].sort()])),
       sessions: [...this.sessions.values()].map((s) => ({ equipment: s.equipment, memberId: s.memberId, sessionId: s.id, startedAt: s.startedAt, running: s.running })),
       counts: { ...this.counts },
+      hourMeters: Object.fromEntries(Object.entries(this.meters.all()).map(([e, ms]) => [e, Math.round(ms / 36_000) / 100])),
     };
+  }
+
+  /** Journals the hour meters that changed since the last checkpoint. */
+  private checkpointMeters(now: number): void {
+    this.lastCheckpoint = now;
+    const records: MeterRecord[] = this.meters.checkpoint().map(({ equipment, runningMs }) => ({
+      kind: 'meter',
+      key: meterKey(equipment, now),
+      site: this.opts.site.id,
+      space: this.opts.site.equipment.get(equipment)?.space ?? null,
+      equipment,
+      runningMs,
+      ts: now,
+    }));
+    if (records.length > 0) this.opts.record(records);
   }
 
   /** The periodic checks: presence timeouts and closing, session idle, longest run, closing, out of service. */
@@ -259,10 +292,11 @@ export class AccessRunner {
       const hours = (equipment ? site.spaces.get(equipment.space)?.openingHours : undefined) ?? site.file.site.openingHours;
       const untilClose = hours !== undefined ? msUntilClose(hours, localTime(now, site.timezone)) : null;
       const warning = site.file.site.closingWarningS !== undefined ? site.file.site.closingWarningS * 1000 : DEFAULT_CLOSING_WARNING_MS;
+      // Closing first: a longest run cut short by closing time ends for closing.
       const limits: [boolean, string][] = [
-        [s.maxRunUntil !== null && now >= s.maxRunUntil, 'max_run'],
         [untilClose !== null && untilClose === 0, 'closing'],
         [policy?.outOfService(site.id, s.equipment) !== undefined, 'out_of_service'],
+        [s.maxRunUntil !== null && now >= s.maxRunUntil, 'max_run'],
       ];
       const due = limits.find(([hit]) => hit);
       if (due) {
@@ -274,6 +308,7 @@ export class AccessRunner {
       }
     }
     if (records.length > 0) this.opts.record(records);
+    if (now - this.lastCheckpoint >= (this.opts.meterCheckpointMs ?? 300_000)) this.checkpointMeters(now);
   }
 
   private state(): AccessState {

@@ -189,6 +189,14 @@ export class Journal {
     return rows.map((r) => JSON.parse(r.body) as JournalRecord);
   }
 
+  /** The journaled record with the greatest key starting with `prefix` (e.g. a machine's newest hour-meter checkpoint). */
+  lastWithPrefix(prefix: string): JournalRecord | null {
+    this.requireReader();
+    // Keys are compared as text: everything starting with the prefix sorts below prefix + U+FFFF.
+    const row = this.reader!.prepare('SELECT body FROM journal WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT 1').get(prefix, `${prefix}\uffff`) as { body: string } | undefined;
+    return row ? (JSON.parse(row.body) as JournalRecord) : null;
+  }
+
   /** Rejected payloads are kept for inspection; they ride along with the next commit. */
   reject(input: RejectInput): void {
     if (!this.worker) return;

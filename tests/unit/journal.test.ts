@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HealthSignal, OccupancySignal, SignalClass } from '../../core/signals.js';
+import { meterKey, meterKeyPrefix, type HealthSignal, type MeterRecord, type OccupancySignal, type SignalClass } from '../../core/signals.js';
 import { Journal, SINK_CURSOR, type AppendOutcome, type JournalError } from '../../gateway/journal/journal.js';
 
 const dirs: string[] = [];
@@ -116,6 +116,20 @@ describe('journal', () => {
     // once the sink delivers, there is room again
     j.advanceCursor(SINK_CURSOR, 5, Array<SignalClass>(5).fill('billing'));
     expect(await append(j, occ(11), 'billing')).toMatchObject({ stored: true });
+    await j.stop();
+  });
+
+  it('finds the newest record under a key prefix, and rebuilds access state from records since a time', async () => {
+    const { j } = await open();
+    const meter = (equipment: string, ts: number, runningMs: number): MeterRecord => ({ kind: 'meter', key: meterKey(equipment, ts), site: 'demo', space: 'lab', equipment, runningMs, ts });
+    const put = (r: MeterRecord) => new Promise<void>((resolve, reject) => j.append(r, 'billing', (err) => (err ? reject(err) : resolve())));
+    // Out of order, and a neighbour whose id extends this one's.
+    for (const r of [meter('laser-1', 999_000, 20), meter('laser-1', 1_000_000, 30), meter('laser-1', 998_000, 10), meter('laser-10', 2_000_000, 99)]) await put(r);
+    expect(j.lastWithPrefix(meterKeyPrefix('laser-1'))).toMatchObject({ runningMs: 30 });
+    expect(j.lastWithPrefix(meterKeyPrefix('laser-10'))).toMatchObject({ runningMs: 99 });
+    expect(j.lastWithPrefix(meterKeyPrefix('cnc-1'))).toBeNull();
+    expect(j.has(meterKey('laser-1', 999_000))).toBe(true);
+    expect(j.readSince('billing', 999_000).map((r) => r.key)).toEqual([meterKey('laser-1', 999_000), meterKey('laser-1', 1_000_000), meterKey('laser-10', 2_000_000)]);
     await j.stop();
   });
 

@@ -14,6 +14,15 @@ const base = {
   tsSource: 'device' as const,
 };
 
+const accessRecords: JournalRecord[] = [
+  {
+    kind: 'decision', key: 'd', site: 'demo', device: 'br-1', space: 'fablab', target: { type: 'equipment', id: 'laser-1' }, swipe: 'br-1:1:2',
+    credential: { format: 'uid', id: '04A1B2C3' }, memberId: 'mem_a', grant: true, reason: 'granted', override: false, policyVersion: 12, ts: base.ts, sessionId: 's1', maxRunMs: 5_400_000,
+  },
+  { kind: 'session', key: 'e', site: 'demo', space: 'fablab', equipment: 'laser-1', sessionId: 's1', memberId: 'mem_a', event: 'end', reason: 'idle', ts: base.ts, durationMs: 90_500 },
+  { kind: 'meter', key: 'meter:laser-1:1795600000123', site: 'demo', space: 'fablab', equipment: 'laser-1', runningMs: 45_000_000, ts: base.ts },
+];
+
 describe('record → point', () => {
   it('puts the device sequence into the sub-millisecond nanoseconds', () => {
     expect(pointTimeNs(1_795_600_000_123, 1_234_567)).toBe('1795600000123234567');
@@ -40,6 +49,7 @@ describe('record → point', () => {
       { ...base, kind: 'health', key: 'h', online: false, batteryPct: 1, linkQuality: 2 },
       { ...base, kind: 'badge', key: 'b', credential: { format: 'em4100', id: '0700673158' } },
       { kind: 'system', key: 's', site: 'demo', ts: base.ts, event: 'telemetry_shed', count: 1, fromSeq: 1, toSeq: 1 },
+      ...accessRecords,
     ];
     for (const r of records) {
       const p = toPoint(r);
@@ -55,6 +65,11 @@ describe('record → point', () => {
       { kind: 'system', key: 's', site: 'demo', ts: base.ts, event: 'telemetry_shed', count: 10, fromSeq: 5, toSeq: 14 },
     ];
     expect(records.map((r) => toPoint(r).measurement)).toEqual(['occupancy', 'device_health', 'gateway_event']);
+    expect(accessRecords.map((r) => toLine(toPoint(r)).replace(/ \d+$/, ''))).toEqual([
+      'access_decision,device=br-1,grant=true,reason=granted,site=demo,space=fablab,target=laser-1,target_type=equipment granted=1,max_run_s=5400,member="mem_a",override=0,policy_version=12,session="s1"',
+      'equipment_session,equipment=laser-1,event=end,reason=idle,site=demo,space=fablab duration_s=90.5,member="mem_a",session="s1"',
+      'equipment_hours,equipment=laser-1,site=demo,space=fablab running_h=12.5,running_s=45000',
+    ]);
     for (const r of records) expect(toLine(toPoint(JSON.parse(JSON.stringify(r)) as JournalRecord))).toBe(toLine(toPoint(r)));
   });
 });
