@@ -96,6 +96,9 @@ export async function openServer(config: FacilityConfig, dataDir: string, logger
  * decides on its own when that server is away.
  */
 export async function startSystem(config: FacilityConfig, logger: Logger, mode: 'all' | 'gateway' = 'all'): Promise<RunningSystem> {
+  if (mode === 'gateway' && (config.gateway.serverUrl === null || config.gateway.serverToken === null)) {
+    throw new ConfigError('facility gateway needs the central server: set gateway.serverUrl (--server-url) and the gateway token (FACILITY_GATEWAY_TOKEN; an admin creates it with POST /api/v1/gateways)');
+  }
   const { dataDir, sitePath, secretsPath } = sitePaths(config);
   mkdirSync(dataDir, { recursive: true });
   const stack: { name: string; stop: () => Promise<void> | void }[] = [];
@@ -146,9 +149,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
       policy = local;
     } else {
       const { serverUrl, serverToken } = config.gateway;
-      if (serverUrl === null || serverToken === null) {
-        throw new ConfigError('facility gateway needs the central server: set gateway.serverUrl (--server-url) and the gateway token (FACILITY_GATEWAY_TOKEN; an admin creates it with POST /api/v1/gateways)');
-      }
+      if (serverUrl === null || serverToken === null) throw new ConfigError('unreachable: checked above');
       const client = new PolicyClient({
         serverUrl,
         token: serverToken,

@@ -85,6 +85,16 @@ describe('facility init and site check', () => {
     expect(r.stderr).toMatch(/\/mqtt\/port/);
     expect(r.stderr).toMatch(/\/mqtt\/bogus/);
   });
+
+  it('explains what `facility gateway` needs (the server URL and a gateway token) before starting anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'of-cli-'));
+    dirs.push(dir);
+    const r = await facility(['gateway', '--data-dir', dir, '--no-sim']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--server-url/);
+    expect(r.stderr).toMatch(/FACILITY_GATEWAY_TOKEN/);
+    expect(existsSync(join(dir, 'site.yaml'))).toBe(false);
+  });
 });
 
 it('shuts down cleanly on Ctrl-C, with everything acknowledged written to InfluxDB', async () => {
