@@ -171,6 +171,12 @@ describe('access decisions: one rule each', () => {
     expect(run(door('main', 'BOSS'), {}, WED_10, 25 * H).reason).toBe('override');
     expect(decide({ site, policy: null, policyAgeMs: null, now: WED_10, request: door('main', 'OK'), state: state() }).reason).toBe('policy_missing');
   });
+
+  it('refuses a card whose holder is not in the policy (a badge row left behind)', () => {
+    const orphan = indexPolicy({ ...snapshot, badges: [...snapshot.badges, { format: 'uid', credential: 'GHOST', memberId: 'm-gone', status: 'active', override: false }] });
+    const d = decide({ site, policy: orphan, policyAgeMs: H, now: WED_10, request: door('main', 'GHOST'), state: state() });
+    expect(d).toMatchObject({ grant: false, reason: 'unknown_member', memberId: 'm-gone', action: 'none' });
+  });
 });
 
 describe('machines', () => {
