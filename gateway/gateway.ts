@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { gatewayReplyBase } from '../core/protocol/topics.js';
+import { controllerHeartbeatS } from '../core/protocol/commands.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
@@ -215,13 +216,16 @@ export class Gateway {
   /**
    * Canonical readers and door controllers get their configuration retained on
    * their config topic: they read it on connecting and again only when its
-   * version (a digest of its content) changes.
+   * version (a digest of its content) changes. `heartbeatS` tells them how
+   * often to send a health message while connected; the device watch marks
+   * one offline after its silentAfterMs (by default three missed beats).
    */
   private async publishControllerConfigs(): Promise<void> {
     const site = this.deps.site;
     for (const d of site.devices.values()) {
       if (d.format !== 'canonical' || (d.kind !== 'door-controller' && d.kind !== 'badge-reader')) continue;
-      const config = { site: site.id, device: d.id, target: d.target, direction: d.direction, unlockMs: 5000, timezone: site.timezone };
+      const heartbeatS = controllerHeartbeatS(d.silentAfterMs);
+      const config = { site: site.id, device: d.id, target: d.target, direction: d.direction, unlockMs: 5000, timezone: site.timezone, heartbeatS };
       const version = createHash('sha256').update(JSON.stringify(config)).digest('base64url').slice(0, 12);
       await this.command(d.id, { type: 'config', version, config });
     }

@@ -14,6 +14,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
+import { CONTROLLER_SILENT_AFTER_MS } from '../protocol/commands.js';
 import { KINDS_BY_DEVICE } from '../signals.js';
 import { MODEL_DEFAULTS, SILENT_AFTER_S_BY_FORMAT } from './models.js';
 import {
@@ -827,7 +828,9 @@ function resolveDevice(
   const modelKey = dev.model?.toLowerCase();
   const model = modelKey !== undefined && Object.hasOwn(MODEL_DEFAULTS, modelKey) ? MODEL_DEFAULTS[modelKey] : undefined;
   const occupancyTimeoutS = dev.occupancyTimeoutS ?? (dev.kind === 'occupancy-sensor' ? model?.occupancyTimeoutS : undefined);
-  const silentAfterS = dev.silentAfterS ?? model?.silentAfterS ?? SILENT_AFTER_S_BY_FORMAT[format];
+  // Canonical controllers heartbeat (core/protocol/commands.ts): offline after a few missed beats, not the format's hour.
+  const controller = format === 'canonical' && (dev.kind === 'door-controller' || dev.kind === 'badge-reader');
+  const silentAfterS = dev.silentAfterS ?? model?.silentAfterS ?? (controller ? CONTROLLER_SILENT_AFTER_MS / 1000 : SILENT_AFTER_S_BY_FORMAT[format]);
   return deepFreeze({
     id: dev.id,
     kind: dev.kind,

@@ -9,13 +9,33 @@
  * kills the socket without DISCONNECT, as a power cut or a lost link would,
  * so the broker publishes the will. `start()` again afterwards reconnects,
  * with a new boot if given one.
+ *
+ * Commands (docs/protocol.md, "Commands"): each message on the device's
+ * `cmd/<command>` topics is read with core/protocol/commands.ts and acted on
+ * as the device's kind would: a door controller unlocks, a meter switches its
+ * relay, a reader keeps the last feedback and session message. A command the
+ * device cannot use (malformed, not for its kind, for another device) is
+ * logged, counted and ignored; nothing a broker sends can throw. The retained
+ * `config` is applied only when its version differs from the one the device
+ * holds, as firmware keeps it in flash: the same config delivered again (on a
+ * reconnect that lost the session, or a gateway restart) changes nothing.
+ * Once a config with `heartbeatS` is applied the device sends a health
+ * message (link quality) that often while it is connected.
  */
 import { createConnection } from 'node:net';
 import { connect as mqttConnect, type IClientOptions, type IConnackPacket, MqttClient } from 'mqtt';
 import type { BadgePayload, HealthPayload, OccupancyPayload, PowerPayload, StatusPayload } from '../../core/protocol/canonical.js';
-import { commandFilter, type UplinkChannel, uplinkTopic, UPLINK_CHANNELS } from '../../core/protocol/topics.js';
+import {
+  parseCommand,
+  type CommandName,
+  type ConfigCommand,
+  type FeedbackCommand,
+  type ParsedCommand,
+  type SessionCommand,
+} from '../../core/protocol/commands.js';
+import { commandFilter, parseTopic, type UplinkChannel, uplinkTopic, UPLINK_CHANNELS } from '../../core/protocol/topics.js';
 import type { CredentialFormat } from '../../core/signals.js';
-import type { DeviceInfo } from '../../core/site/model.js';
+import type { DeviceInfo, DeviceKind } from '../../core/site/model.js';
 
 /** The logging surface the simulator uses; a pino logger fits it. */
 export interface SimLogger {
@@ -101,6 +121,50 @@ export interface HealthReading {
   readonly linkQuality?: number;
 }
 
+/** Repeating timers for heartbeats; injectable so tests can fire them by hand. */
+export interface SimTimers {
+  setInterval(fn: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+}
+
+/** Global timers, unref'd: a simulated device's heartbeat never keeps the process alive. */
+export const defaultSimTimers: SimTimers = Object.freeze({
+  setInterval(fn: () => void, ms: number): unknown {
+    const t = setInterval(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearInterval(handle: unknown): void {
+    clearInterval(handle as ReturnType<typeof setInterval>);
+  },
+});
+
+/**
+ * A command the device understood and acted on, as its listeners see it.
+ * `applied` is false only for a config whose version the device already held.
+ */
+export type ReceivedCommand = ParsedCommand & {
+  readonly topic: string;
+  readonly retain: boolean;
+  readonly applied: boolean;
+  /** Device clock when it arrived. */
+  readonly at: number;
+};
+
+export type CommandListener = (command: ReceivedCommand) => void;
+
+/** Which commands each kind of canonical device acts on (the gateway's canonical encoder sends no others). */
+const COMMANDS_BY_KIND: Readonly<Record<DeviceKind, ReadonlySet<CommandName>>> = Object.freeze({
+  'door-controller': new Set<CommandName>(['unlock', 'feedback', 'config']),
+  'badge-reader': new Set<CommandName>(['feedback', 'session', 'config']),
+  'power-meter': new Set<CommandName>(['power']),
+  'occupancy-sensor': new Set<CommandName>(),
+  'zigbee-bridge': new Set<CommandName>(),
+});
+
+/** Link quality the device reports in its heartbeats unless told otherwise. */
+const DEFAULT_LINK_QUALITY = 200;
+
 export interface CanonicalDeviceOptions {
   /** Site id: the <site> level of every topic. */
   readonly site: string;
@@ -120,6 +184,15 @@ export interface CanonicalDeviceOptions {
   readonly connectTimeoutMs?: number;
   /** Starting value of the device's energy counter (default 0). */
   readonly energyKwh?: number;
+  /**
+   * Send the heartbeats an applied config asks for (default true). False for
+   * tests that count a device's messages exactly; see also setHeartbeats().
+   */
+  readonly heartbeats?: boolean;
+  /** Link quality (0–255) the heartbeats report (default 200). */
+  readonly linkQuality?: number;
+  /** Timers for heartbeats (default: global, unref'd). */
+  readonly timers?: SimTimers;
 }
 
 type State = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'stopping';
@@ -161,6 +234,21 @@ export class CanonicalDevice {
   private onlineAck: Promise<void> | undefined;
   /** Rejects a start() still waiting for its CONNACK (drop or stop meanwhile). */
   private abortStart: ((err: SimDeviceError) => void) | undefined;
+  /** Commands this kind of device acts on. */
+  private readonly takes: ReadonlySet<CommandName>;
+  private readonly listeners = new Set<CommandListener>();
+  private readonly timers: SimTimers;
+  // What commands left behind, as the firmware would hold it.
+  private configHeld: ConfigCommand | undefined;
+  private configApplied = 0;
+  private commandErrorsValue = 0;
+  private unlockedUntilValue: number | null = null;
+  private feedbackValue: FeedbackCommand | undefined;
+  private sessionValue: SessionCommand | undefined;
+  private relayValue: boolean | undefined;
+  private heartbeatsOn: boolean;
+  /** The running heartbeat timer and its period (s). */
+  private heartbeat: { readonly handle: unknown; readonly everyS: number } | undefined;
 
   constructor(private readonly opts: CanonicalDeviceOptions) {
     this.id = opts.device.id;
@@ -170,6 +258,9 @@ export class CanonicalDevice {
     this.connectFn = opts.connect ?? connectNoDelay;
     this.bootValue = opts.boot;
     this.energyKwhValue = opts.energyKwh ?? 0;
+    this.takes = COMMANDS_BY_KIND[opts.device.kind];
+    this.timers = opts.timers ?? defaultSimTimers;
+    this.heartbeatsOn = opts.heartbeats ?? true;
     this.counters = Object.fromEntries(UPLINK_CHANNELS.map((c) => [c, { published: 0, acked: 0, errors: 0 }])) as Record<
       UplinkChannel,
       ChannelCounters
@@ -196,6 +287,74 @@ export class CanonicalDevice {
 
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /** The configuration the device holds (the last one applied), with its version. */
+  get config(): ConfigCommand | undefined {
+    return this.configHeld;
+  }
+
+  get configVersion(): string | undefined {
+    return this.configHeld?.version;
+  }
+
+  /** Configs applied: each a new version. The same version received again is not counted. */
+  get configApplications(): number {
+    return this.configApplied;
+  }
+
+  /** Command messages ignored: malformed, not for this kind of device, or for another device. */
+  get commandErrors(): number {
+    return this.commandErrorsValue;
+  }
+
+  /** Door controllers: device time (epoch ms) until which the last unlock holds the door open; null before one. */
+  get unlockedUntil(): number | null {
+    return this.unlockedUntilValue;
+  }
+
+  /** Door controllers: whether the door is unlocked at `now` (device clock by default). */
+  unlocked(now: number = this.clock()): boolean {
+    return this.unlockedUntilValue !== null && now < this.unlockedUntilValue;
+  }
+
+  /** Readers and door controllers: what the reader shows since the last swipe. */
+  get lastFeedback(): FeedbackCommand | undefined {
+    return this.feedbackValue;
+  }
+
+  /** Machine readers: the last session message. */
+  get lastSession(): SessionCommand | undefined {
+    return this.sessionValue;
+  }
+
+  /** Power meters: the relay as the last power command left it; undefined before one. */
+  get relayOn(): boolean | undefined {
+    return this.relayValue;
+  }
+
+  /** Period of the heartbeat being sent now, s; null when none is (no config asks, not connected, or turned off). */
+  get heartbeatS(): number | null {
+    return this.heartbeat?.everyS ?? null;
+  }
+
+  /**
+   * Turns heartbeats off or on while the device stays connected: off, it is a
+   * controller whose firmware has hung with its MQTT stack still answering
+   * pings, which the gateway must notice from the missing beats.
+   */
+  setHeartbeats(on: boolean): void {
+    this.heartbeatsOn = on;
+    this.syncHeartbeat();
+  }
+
+  /** Calls `listener` for every command the device acts on; returns the unsubscribe. Listener errors are logged, never thrown. */
+  onCommand(listener: CommandListener): () => void {
+    const entry: CommandListener = (c) => listener(c);
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
   }
 
   stats(): DeviceCounters {
@@ -232,16 +391,17 @@ export class CanonicalDevice {
       resubscribe: false,
     });
     this.client = client;
-    this.state = 'connecting';
+    this.setState('connecting');
     this.onlineAck = undefined;
 
     client.on('connect', (connack: IConnackPacket) => this.onConnect(client, connack));
-    client.on('message', (topic) => {
+    client.on('message', (topic, payload, packet) => {
+      if (this.client !== client) return;
       this.commands++;
-      this.log.debug({ device: this.id, topic }, 'command received');
+      this.onMessage(topic, payload, packet.retain);
     });
     client.on('close', () => {
-      if (this.client === client && this.state === 'connected') this.state = 'reconnecting';
+      if (this.client === client && this.state === 'connected') this.setState('reconnecting');
     });
     client.on('error', (err) => {
       // While the broker is away MQTT.js retries every second: warn once per outage, not per attempt.
@@ -297,7 +457,7 @@ export class CanonicalDevice {
     if (this.client !== client) return;
     this.connects++;
     this.errorsSinceConnect = 0;
-    this.state = 'connected';
+    this.setState('connected');
     const stream = client.stream as { setNoDelay?: (on: boolean) => void } | undefined;
     stream?.setNoDelay?.(true);
     // The will may have fired while the link was down: say we are back on every (re)connect.
@@ -313,6 +473,92 @@ export class CanonicalDevice {
       client.subscribe(commandFilter(this.site, this.id), { qos: 1 }, (err) => {
         if (err && this.client === client) this.log.warn({ device: this.id, err: err.message }, 'command subscription failed');
       });
+    }
+  }
+
+  /** Sets the state, and starts or stops the heartbeat to match: it runs only while connected. */
+  private setState(state: State): void {
+    this.state = state;
+    this.syncHeartbeat();
+  }
+
+  private syncHeartbeat(): void {
+    const everyS = this.state === 'connected' && this.heartbeatsOn ? this.configHeld?.heartbeatS : undefined;
+    if (this.heartbeat?.everyS === everyS) return;
+    if (this.heartbeat) this.timers.clearInterval(this.heartbeat.handle);
+    this.heartbeat = undefined;
+    if (everyS === undefined) return;
+    const handle = this.timers.setInterval(() => this.beat(), everyS * 1000);
+    this.heartbeat = { handle, everyS };
+  }
+
+  private beat(): void {
+    if (this.state !== 'connected') return;
+    this.health({ linkQuality: this.opts.linkQuality ?? DEFAULT_LINK_QUALITY }).catch((err: unknown) => {
+      // A beat lost to a drop is just a missed beat: the next connect starts them again.
+      this.log.debug({ device: this.id, err: (err as Error).message }, 'heartbeat not acknowledged');
+    });
+  }
+
+  /** One message on the command topics: parsed, acted on, announced. Never throws. */
+  private onMessage(topic: string, payload: Buffer, retain: boolean): void {
+    try {
+      const t = parseTopic(topic);
+      if (t.type !== 'command' || t.site !== this.site || t.device !== this.id) return this.ignore(topic, 'not_own_command', 'not one of this device’s command topics');
+      const parsed = parseCommand(t.command, payload);
+      if (!parsed.ok) return this.ignore(topic, parsed.reason, parsed.detail);
+      const c = parsed.command;
+      if (!this.takes.has(c.name)) return this.ignore(topic, 'not_for_kind', `a ${this.opts.device.kind} does not take ${c.name}`);
+      if (c.name === 'config' && (c.payload.site !== this.site || c.payload.device !== this.id)) {
+        return this.ignore(topic, 'other_device', `config is for ${c.payload.site}/${c.payload.device}`);
+      }
+      const at = this.clock();
+      const applied = this.act(c, at);
+      this.log.debug({ device: this.id, command: c.name, applied }, 'command received');
+      this.emit({ ...c, topic, retain, applied, at });
+    } catch (err) {
+      // A simulated device must survive anything a broker delivers; a throw here would be a bug in the sim.
+      this.ignore(topic, 'internal', (err as Error).message);
+    }
+  }
+
+  /** What the firmware does with a command; false for a config it already held. */
+  private act(c: ParsedCommand, at: number): boolean {
+    switch (c.name) {
+      case 'unlock':
+        this.unlockedUntilValue = at + c.payload.durationMs;
+        return true;
+      case 'power':
+        this.relayValue = c.payload.on;
+        return true;
+      case 'feedback':
+        this.feedbackValue = c.payload;
+        return true;
+      case 'session':
+        this.sessionValue = c.payload;
+        return true;
+      case 'config':
+        if (c.payload.version === this.configHeld?.version) return false;
+        this.configHeld = c.payload;
+        this.configApplied++;
+        this.log.info({ device: this.id, version: c.payload.version, heartbeatS: c.payload.heartbeatS ?? null }, 'configuration applied');
+        this.syncHeartbeat();
+        return true;
+    }
+  }
+
+  private ignore(topic: string, reason: string, detail: string): void {
+    this.commandErrorsValue++;
+    this.log.warn({ device: this.id, topic, reason, detail }, 'command ignored');
+  }
+
+  private emit(command: ReceivedCommand): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(command);
+      } catch (err) {
+        this.log.error({ device: this.id, command: command.name, err: (err as Error).message }, 'command listener failed');
+      }
     }
   }
 
@@ -407,7 +653,7 @@ export class CanonicalDevice {
 
   private abandon(client: MqttClient, err: SimDeviceError): void {
     this.client = undefined;
-    this.state = 'idle';
+    this.setState('idle');
     client.end(true);
     this.failPending(err);
     this.abortStart?.(new SimDeviceError('not_running', this.id, 'dropped while connecting'));
@@ -442,11 +688,11 @@ export class CanonicalDevice {
       const remaining = (): number => Math.max(0, deadline - Date.now());
       if (!wasConnected) {
         // Nothing to say goodbye over: stop connecting or reconnecting.
-        this.state = 'stopping';
+        this.setState('stopping');
         client.end(true);
       } else {
         const bye = this.publishRaw('status', OFFLINE, true);
-        this.state = 'stopping';
+        this.setState('stopping');
         const said = await withTimeout(bye, remaining()).then(
           () => true,
           (err: unknown) => {
@@ -472,7 +718,7 @@ export class CanonicalDevice {
       }
       this.failPending(new SimDeviceError('lost', this.id, 'device stopped before PUBACK'));
       this.client = undefined;
-      this.state = 'idle';
+      this.setState('idle');
     };
     this.stopping = run().finally(() => {
       this.stopping = undefined;
