@@ -67,6 +67,8 @@ export interface GatewayHealth {
     readonly late: number;
     readonly sessions: number;
     readonly present: number;
+    /** Each machine's hour meter (running hours over its life). */
+    readonly hourMeters: Readonly<Record<string, number>>;
   };
   readonly problems: readonly string[];
 }
@@ -118,6 +120,7 @@ export class Gateway {
       record: (records) => this.record(records),
       journaled: (key) => this.journal.has(key),
       history: (since) => this.journal.readSince('access', since),
+      lastRecord: (prefix) => this.journal.lastWithPrefix(prefix),
       clock,
       logger: logger.child({ part: 'access' }),
     });
@@ -279,6 +282,7 @@ export class Gateway {
       ...a.counts,
       sessions: a.sessions.length,
       present: Object.values(a.presence).reduce((n, m) => n + m.length, 0),
+      hourMeters: a.hourMeters,
     };
   }
 }

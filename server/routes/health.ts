@@ -51,6 +51,7 @@ export const HealthSchema = Type.Object({
     late: Type.Integer({ description: 'Swipes that arrived too late to act on (a reader’s queued backlog)' }),
     sessions: Type.Integer(),
     present: Type.Integer(),
+    hourMeters: Type.Record(Type.String(), Type.Number(), { description: 'Running hours of each machine over its life (its hour meter, for maintenance)' }),
   }),
   problems: Type.Array(Type.String()),
 });
