@@ -37,3 +37,24 @@ export const REASONS = {
 
 export type ReasonCode = keyof typeof REASONS;
 export type Led = (typeof REASONS)[ReasonCode]['led'];
+
+/**
+ * Why a machine session the gateway ends on its own is warned about or ended
+ * (`session` messages with state `warning` or `ended`), and what the reader
+ * shows. A warning comes while the machine is still working: it ends once idle.
+ */
+export const SESSION_WARNINGS = {
+  max_run: { en: 'Time limit reached: finish your job', zh: '已达使用时限，请尽快结束作业' },
+  closing: { en: 'Closing soon: finish your job', zh: '即将闭馆，请尽快结束作业' },
+  out_of_service: { en: 'Machine reported out of service: finish your job', zh: '设备已报停用，请尽快结束作业' },
+} as const;
+
+export const SESSION_ENDS = {
+  idle: { en: 'Idle too long: machine off', zh: '空闲过久，设备已断电' },
+  max_run: { en: 'Time limit reached: machine off', zh: '已达使用时限，设备已断电' },
+  closing: { en: 'Closed: machine off', zh: '已闭馆，设备已断电' },
+  out_of_service: { en: 'Out of service: machine off', zh: '设备停用，已断电' },
+} as const;
+
+export type SessionWarning = keyof typeof SESSION_WARNINGS;
+export type SessionEnd = keyof typeof SESSION_ENDS;

@@ -1,7 +1,9 @@
 /**
  * Commands from the gateway to canonical devices (docs/protocol.md,
  * "Commands"): one JSON schema per command, on
- * `fac/v1/<site>/d/<device>/cmd/<command>`, QoS 1; only `config` is retained.
+ * `fac/v1/<site>/d/<device>/cmd/<command>`; only `config` is retained. What
+ * only makes sense now (unlock, power on, feedback, session) is sent QoS 0,
+ * the rest QoS 1 (gateway/encoders/types.ts, commandQos).
  *
  * Uplinks refuse unknown fields (the gateway must not lose a misspelt one);
  * commands are the other way round: a device ignores fields it does not know,
@@ -66,6 +68,9 @@ export const SessionCommand = Type.Object({
   memberId: NullableString('Member the session belongs to; null when unknown'),
   maxRunMs: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Longest run of a granted session, ms; null: no limit' }),
   reason: Type.String({ minLength: 1, maxLength: 64, description: 'Reason code, or why a session ends or is warned' }),
+  text: Type.Optional(
+    Type.Object({ en: Type.String({ maxLength: 128 }), zh: Type.String({ maxLength: 128 }) }, { description: 'What the reader shows (always sent by this gateway; optional so that older gateways still talk to newer devices)' }),
+  ),
 });
 
 export const ConfigCommand = Type.Object({

@@ -24,7 +24,7 @@ import { decide, requiredCertification, type AccessState, type Decision } from '
 import type { PolicyIndex } from '../../core/access/policy-index.js';
 import { SwipeFreshness } from '../../core/access/freshness.js';
 import { HourMeters } from '../../core/meter.js';
-import { REASONS } from '../../core/access/reasons.js';
+import { REASONS, SESSION_ENDS, SESSION_WARNINGS, type SessionEnd, type SessionWarning } from '../../core/access/reasons.js';
 import { localTime, msUntilClose } from '../../core/access/time.js';
 import type { Clock } from '../../core/clock.js';
 import { isSignal, meterKey, meterKeyPrefix, type BadgeSignal, type DecisionRecord, type JournalRecord, type MeterRecord, type PowerSignal, type SessionRecord } from '../../core/signals.js';
@@ -293,7 +293,7 @@ export class AccessRunner {
       const untilClose = hours !== undefined ? msUntilClose(hours, localTime(now, site.timezone)) : null;
       const warning = site.file.site.closingWarningS !== undefined ? site.file.site.closingWarningS * 1000 : DEFAULT_CLOSING_WARNING_MS;
       // Closing first: a longest run cut short by closing time ends for closing.
-      const limits: [boolean, string][] = [
+      const limits: [boolean, SessionWarning & SessionEnd][] = [
         [untilClose !== null && untilClose === 0, 'closing'],
         [policy?.outOfService(site.id, s.equipment) !== undefined, 'out_of_service'],
         [s.maxRunUntil !== null && now >= s.maxRunUntil, 'max_run'],
@@ -340,7 +340,7 @@ export class AccessRunner {
       void send(reader.id, { type: 'feedback', grant: d.grant, reason: d.reason, led: r.led, beeps: r.beeps, text: { en: r.en, zh: r.zh } });
       if (target.type === 'equipment' && reader.kind === 'badge-reader') {
         const state = d.action === 'power_on' ? 'granted' : d.action === 'power_off' ? 'ended' : 'denied';
-        void send(reader.id, { type: 'session', state, sessionId, memberId: d.memberId, maxRunMs: d.maxRunMs, reason: d.reason });
+        void send(reader.id, { type: 'session', state, sessionId, memberId: d.memberId, maxRunMs: d.maxRunMs, reason: d.reason, text: { en: r.en, zh: r.zh } });
       }
     }
   }
@@ -361,14 +361,17 @@ export class AccessRunner {
   }
 
   /** Ends a session; `switchOff` for ends the gateway decides on its own (a swipe's decision switches by itself). */
-  private endSession(s: Session, reason: string, now: number, switchOff: boolean): SessionRecord {
+  private endSession(s: Session, reason: SessionEnd | 'badge_out' | 'takeover', now: number, switchOff: boolean): SessionRecord {
     this.sessions.delete(s.equipment);
     if (switchOff) {
       for (const m of this.metersByEquipment.get(s.equipment) ?? []) {
         this.opts.command(m.id, { type: 'power', on: false }).catch((err: unknown) => this.opts.logger.warn({ device: m.id, err: (err as Error).message }, 'power-off not sent'));
       }
       for (const reader of this.readersOf(s.equipment)) {
-        void this.opts.command(reader.id, { type: 'session', state: 'ended', sessionId: s.id, memberId: s.memberId, maxRunMs: null, reason }).catch(() => undefined);
+        const text = reason === 'badge_out' || reason === 'takeover' ? REASONS.session_ended : SESSION_ENDS[reason];
+        void this.opts
+          .command(reader.id, { type: 'session', state: 'ended', sessionId: s.id, memberId: s.memberId, maxRunMs: null, reason, text: { en: text.en, zh: text.zh } })
+          .catch(() => undefined);
       }
     }
     this.opts.logger.info({ equipment: s.equipment, member: s.memberId, reason, minutes: Math.round((now - s.startedAt) / 60_000) }, 'machine session ended');
@@ -376,10 +379,13 @@ export class AccessRunner {
     return { kind: 'session', key: `session:${s.id}:end`, site: this.opts.site.id, space, equipment: s.equipment, sessionId: s.id, memberId: s.memberId, event: 'end', reason, ts: now, durationMs: now - s.startedAt };
   }
 
-  private warn(s: Session, reason: string): void {
+  private warn(s: Session, reason: SessionWarning): void {
     s.warned = true;
     for (const reader of this.readersOf(s.equipment)) {
-      void this.opts.command(reader.id, { type: 'session', state: 'warning', sessionId: s.id, memberId: s.memberId, maxRunMs: null, reason }).catch(() => undefined);
+      const text = SESSION_WARNINGS[reason];
+      void this.opts
+        .command(reader.id, { type: 'session', state: 'warning', sessionId: s.id, memberId: s.memberId, maxRunMs: null, reason, text: { en: text.en, zh: text.zh } })
+        .catch(() => undefined);
     }
     this.opts.logger.info({ equipment: s.equipment, member: s.memberId, reason }, 'machine session warned: it ends when the machine is idle');
   }

@@ -5,7 +5,7 @@
  * `stat/<topic>/POWER`. Only the relay can be switched; there is no unlock.
  */
 import { tasmotaTopics } from '../decoders/tasmota.js';
-import type { CommandEncoder } from './types.js';
+import { commandQos, type CommandEncoder } from './types.js';
 
 export const tasmotaEncoder: CommandEncoder = {
   encode(device, command) {
@@ -13,7 +13,7 @@ export const tasmotaEncoder: CommandEncoder = {
       case 'power':
         if (device.kind !== 'power-meter' || !device.mqtt) return null;
         // `POWER` is relay 1 (the metered one on a plug); the command name is case-insensitive.
-        return [{ topic: `${tasmotaTopics(device.mqtt.topic).cmnd}POWER`, payload: command.on ? 'ON' : 'OFF', qos: 1 }];
+        return [{ topic: `${tasmotaTopics(device.mqtt.topic).cmnd}POWER`, payload: command.on ? 'ON' : 'OFF', qos: commandQos(command) }];
       // Plugs only switch: the rest is for canonical readers and controllers.
       case 'unlock':
       case 'feedback':

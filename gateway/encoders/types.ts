@@ -19,9 +19,32 @@ export type DeviceCommand =
       readonly memberId: string | null;
       readonly maxRunMs: number | null;
       readonly reason: string;
+      /** What the reader shows, in both languages. */
+      readonly text: { readonly en: string; readonly zh: string };
     }
   /** A controller's configuration, retained: it reads it again only when `version` changes. */
   | { readonly type: 'config'; readonly version: string; readonly config: Readonly<Record<string, unknown>> };
+
+/**
+ * Delivery QoS of a command. What only makes sense now — open a door, power a
+ * machine on, tell the member at the reader — goes QoS 0: a broker keeps
+ * nothing of it for a device that is away (MQTT 3.1.1 queues only QoS 1 and 2
+ * for offline persistent sessions), so no door opens and no machine starts
+ * minutes later when its device reconnects. Switching a machine off is safe
+ * whenever it arrives and goes QoS 1, as does the retained configuration.
+ */
+export function commandQos(command: DeviceCommand): 0 | 1 {
+  switch (command.type) {
+    case 'power':
+      return command.on ? 0 : 1;
+    case 'config':
+      return 1;
+    case 'unlock':
+    case 'feedback':
+    case 'session':
+      return 0;
+  }
+}
 
 export interface EncodedCommand {
   readonly topic: string;

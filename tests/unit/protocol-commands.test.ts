@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REASONS } from '../../core/access/reasons.js';
+import { REASONS, SESSION_ENDS, SESSION_WARNINGS } from '../../core/access/reasons.js';
 import { COMMANDS, CONTROLLER_HEARTBEAT_S, CONTROLLER_MISSED_BEATS, CONTROLLER_SILENT_AFTER_MS, controllerHeartbeatS, parseCommand } from '../../core/protocol/commands.js';
 import { validateSite } from '../../core/site/validate.js';
 
@@ -39,6 +39,24 @@ describe('docs/protocol.md reader feedback table', () => {
     expect(rows, `docs/protocol.md "Reader feedback" is out of date; its rows should be:\n${table}\n`).toEqual(expected);
   });
 
+  it('lists every session warning and end text of core/access/reasons.ts, in order, with both texts', () => {
+    const text = readFileSync(DOC, 'utf8');
+    const head = '| `state` | `reason` | English | 中文 |';
+    const at = text.indexOf(head);
+    expect(at, 'docs/protocol.md lost its session text table').toBeGreaterThan(-1);
+    const lines = text.slice(at).split('\n');
+    const rows: string[] = [];
+    for (const line of lines.slice(2)) {
+      if (!line.startsWith('|')) break;
+      rows.push(line);
+    }
+    const expected = [
+      ...Object.entries(SESSION_WARNINGS).map(([reason, t]) => `| \`warning\` | \`${reason}\` | ${t.en} | ${t.zh} |`),
+      ...Object.entries(SESSION_ENDS).map(([reason, t]) => `| \`ended\` | \`${reason}\` | ${t.en} | ${t.zh} |`),
+    ];
+    expect(rows, `docs/protocol.md "Machine sessions" text table is out of date; its rows should be:\n${expected.join('\n')}\n`).toEqual(expected);
+  });
+
   it('names in the Commands table exactly the commands core/protocol declares', () => {
     const text = readFileSync(DOC, 'utf8');
     const section = text.slice(text.indexOf('## Commands'), text.indexOf('### Reader feedback'));
@@ -58,6 +76,7 @@ describe('parseCommand', () => {
     ['session', { state: 'granted', sessionId: 'laser-1.x.y', memberId: 'm-1', maxRunMs: 3_600_000, reason: 'granted' }],
     ['session', { state: 'ended', sessionId: 'laser-1.x.y', memberId: 'm-1', maxRunMs: null, reason: 'idle' }],
     ['session', { state: 'denied', sessionId: null, memberId: null, maxRunMs: null, reason: 'unknown_badge' }],
+    ['session', { state: 'ended', sessionId: 'laser-1.x.y', memberId: 'm-1', maxRunMs: null, reason: 'idle', text: { en: 'Idle too long: machine off', zh: '空闲过久，设备已断电' } }],
     ['config', config],
     // Written by a gateway from before heartbeats: still a config.
     ['config', { ...config, heartbeatS: undefined }],
@@ -85,6 +104,7 @@ describe('parseCommand', () => {
     ['feedback', JSON.stringify({ ...feedback, beeps: 11 }), 'schema'],
     ['session', '{"state":"paused","sessionId":null,"memberId":null,"maxRunMs":null,"reason":"x"}', 'schema'],
     ['session', '{"state":"granted","sessionId":null,"memberId":null,"reason":"x"}', 'schema'],
+    ['session', '{"state":"denied","sessionId":null,"memberId":null,"maxRunMs":null,"reason":"x","text":"no"}', 'schema'],
     ['config', JSON.stringify({ ...config, version: '' }), 'schema'],
     ['config', JSON.stringify({ ...config, heartbeatS: 0 }), 'schema'],
     ['config', JSON.stringify({ ...config, direction: 'up' }), 'schema'],

@@ -329,9 +329,9 @@ describe('Shelly Gen2 command encoder', () => {
     expect(ENCODERS['shelly-gen2']).toBe(shellyGen2Encoder);
   });
 
-  it.each([true, false])('power on=%s → Switch.Set on <prefix>/rpc at QoS 1', (on) => {
+  it.each([true, false])('power on=%s → Switch.Set on <prefix>/rpc (on at QoS 0, off at QoS 1)', (on) => {
     expect(shellyGen2Encoder.encode(plug, { type: 'power', on }, encodeCtx)).toEqual([
-      { topic: `${P}/rpc`, payload: `{"id":42,"src":"fac/v1/demo-makerspace/gateway","method":"Switch.Set","params":{"id":0,"on":${on}}}`, qos: 1 },
+      { topic: `${P}/rpc`, payload: `{"id":42,"src":"fac/v1/demo-makerspace/gateway","method":"Switch.Set","params":{"id":0,"on":${on}}}`, qos: on ? 0 : 1 },
     ]);
   });
 

@@ -366,8 +366,8 @@ describe('Tasmota command encoder', () => {
   it.each([
     [true, 'ON'],
     [false, 'OFF'],
-  ])('power on=%s → cmnd/<topic>/POWER %s at QoS 1', (on, payload) => {
-    expect(tasmotaEncoder.encode(plug, { type: 'power', on }, encodeCtx)).toEqual([{ topic: 'cmnd/plug_laser_1/POWER', payload, qos: 1 }]);
+  ])('power on=%s → cmnd/<topic>/POWER %s (on at QoS 0, off at QoS 1)', (on, payload) => {
+    expect(tasmotaEncoder.encode(plug, { type: 'power', on }, encodeCtx)).toEqual([{ topic: 'cmnd/plug_laser_1/POWER', payload, qos: on ? 0 : 1 }]);
   });
 
   it('cannot unlock doors or switch a device that is not a power meter', () => {
