@@ -35,15 +35,20 @@ function formatter(tz: string): Intl.DateTimeFormat {
   return f;
 }
 
+// The last minute converted, per time zone: every swipe in the same minute has the same local fields
+// (offsets are whole minutes in every zone since the 1970s), and formatToParts is the costly part of a decision.
+const lastMinute = new Map<string, { utcMinute: number; isoWeekday: number; minute: number; date: string }>();
+
 export function localTime(ms: number, tz: string): LocalTime {
+  const utcMinute = Math.floor(ms / 60_000);
+  const msIntoMinute = ms - utcMinute * 60_000;
+  const memo = lastMinute.get(tz);
+  if (memo && memo.utcMinute === utcMinute) return { isoWeekday: memo.isoWeekday, minute: memo.minute, msIntoMinute, date: memo.date };
   const parts: Record<string, string> = {};
   for (const p of formatter(tz).formatToParts(ms)) parts[p.type] = p.value;
-  return {
-    isoWeekday: WEEKDAY[parts.weekday ?? ''] ?? 1,
-    minute: Number(parts.hour) * 60 + Number(parts.minute),
-    msIntoMinute: ((ms % 60_000) + 60_000) % 60_000,
-    date: `${parts.year}-${parts.month}-${parts.day}`,
-  };
+  const fields = { utcMinute, isoWeekday: WEEKDAY[parts.weekday ?? ''] ?? 1, minute: Number(parts.hour) * 60 + Number(parts.minute), date: `${parts.year}-${parts.month}-${parts.day}` };
+  lastMinute.set(tz, fields);
+  return { isoWeekday: fields.isoWeekday, minute: fields.minute, msIntoMinute, date: fields.date };
 }
 
 const minuteOf = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));

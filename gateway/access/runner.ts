@@ -227,7 +227,11 @@ export class AccessRunner {
       sessionId,
       maxRunMs: d.maxRunMs,
     };
-    this.opts.logger.info({ device: swipe.device, target: `${target.type}:${target.id}`, member: d.memberId, grant: d.grant, reason: d.reason }, 'access decision');
+    // Every decision is journaled and written to InfluxDB; the log names refusals (what an operator looks
+    // into) and leaves grants to debug, which keeps a busy door's log readable and its hot path short.
+    const line = { device: swipe.device, target: `${target.type}:${target.id}`, member: d.memberId, grant: d.grant, reason: d.reason };
+    if (d.grant) this.opts.logger.debug(line, 'access decision');
+    else this.opts.logger.info(line, 'access decision');
     return [record, ...out];
   }
 

@@ -95,6 +95,8 @@ const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './journal-worker.ts
 export class Journal {
   private worker: Worker | null = null;
   private reader: Database.Database | null = null;
+  /** Prepared once: `has` runs on every swipe. */
+  private hasKey: Database.Statement | null = null;
   private readonly batchBuffer = new SharedArrayBuffer(BATCH_BUFFER_BYTES);
   private readonly batchView = new Uint8Array(this.batchBuffer);
   private readonly encoder = new TextEncoder();
@@ -178,8 +180,8 @@ export class Journal {
    */
   has(key: string): boolean {
     if (this.pendingAccess.has(key)) return true;
-    this.requireReader();
-    return this.reader!.prepare('SELECT 1 FROM journal WHERE key = ?').get(key) !== undefined;
+    this.hasKey ??= this.requireReader().prepare('SELECT 1 FROM journal WHERE key = ?');
+    return this.hasKey.get(key) !== undefined;
   }
 
   /** Records of a class journaled since `sinceTs` (record time), oldest first: for rebuilding state after a restart. */
@@ -298,6 +300,7 @@ export class Journal {
     await worker.terminate();
     this.reader?.close();
     this.reader = null;
+    this.hasKey = null;
     this.worker = null;
   }
 
