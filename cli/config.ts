@@ -92,6 +92,7 @@ export const ConfigSchema = Type.Object(
         enabled: Type.Boolean({ default: true, description: 'Run simulated devices (firmware-sim) with the system' }),
         speed: Type.Number({ exclusiveMinimum: 0, maximum: 100_000, default: 1, description: 'Simulated time per real time' }),
         seed: Type.Integer({ default: 1 }),
+        demoRoster: Type.Boolean({ default: true, description: 'With the simulator: enter its population as members when the server database has no members and no plans (cli/demo-roster.ts)' }),
       },
       { default: {}, additionalProperties: false },
     ),

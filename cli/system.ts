@@ -15,6 +15,7 @@ import { indexPolicy, type PolicyIndex } from '../core/access/policy-index.js';
 import type { PolicyView } from '../gateway/access/runner.js';
 import { Gateway } from '../gateway/gateway.js';
 import { PolicyClient } from '../gateway/policy/policy-client.js';
+import { seedDemoRoster } from './demo-roster.js';
 import { readPolicySnapshot } from '../server/policy/snapshot.js';
 import { InfluxV1Client } from '../gateway/influx/client.js';
 import { InfluxdProcess, ensureInfluxd } from '../gateway/influx/influxd.js';
@@ -144,6 +145,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
       const s = await openServer(config, dataDir, logger);
       server = s;
       stack.push({ name: 'server-db', stop: () => s.db.destroy() });
+      if (config.sim.enabled && config.sim.demoRoster) await seedDemoRoster(s.db, site, { seed: config.sim.seed, now: systemClock.now(), logger });
       const local = new LocalPolicy(s.db, systemClock, logger);
       await local.refresh();
       policy = local;

@@ -121,6 +121,8 @@ type DeviceShape = Omit<DeviceDef, 'credentials'> & { readonly own?: false | 'lo
 function deviceShapes(desks: readonly DeskDef[], equipment: readonly EquipmentDef[]): DeviceShape[] {
   return [
     ...DOORS.map((d): DeviceShape => ({ id: `dc-${d.id}`, kind: 'door-controller', door: d.id })),
+    // The way out of the main entrance: anti-passback needs people to badge out as well as in.
+    { id: 'exit-main', kind: 'badge-reader', door: 'main', direction: 'out' },
     // 125 kHz readers on serial lines at two lab doors (the door controllers still drive the locks).
     { id: 'rd-fablab', kind: 'badge-reader', format: 'rdm6300', door: 'fablab', serial: { path: 'serial/rd-fablab', baudRate: 9600 }, own: false },
     { id: 'rd-workshop', kind: 'badge-reader', format: 'wiegand26', door: 'workshop', serial: { path: 'serial/rd-workshop', baudRate: 9600 }, own: false },

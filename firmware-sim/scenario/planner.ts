@@ -144,6 +144,7 @@ export class Planner {
     };
     const entranceOf = (m: Member): string[] =>
       roles.entranceReaders.length === 0 ? [] : [roles.entranceReaders[m.entrance % roles.entranceReaders.length]!];
+    const exitOf = (m: Member): string[] | null => (roles.exitReaders.length === 0 ? null : [roles.exitReaders[m.entrance % roles.exitReaders.length]!]);
 
     // 1. Who comes in, when.
     const present: Presence[] = [];
@@ -255,12 +256,18 @@ export class Planner {
       for (const s of sensors) for (const piece of pieces) pushTo(plan.occupied, s, piece);
     }
 
-    // 4. Doors: in on arrival, out on departure (most people), back from lunch; a few visitors.
+    // 4. Doors: in on arrival, out on departure (most people), out to lunch and back; a few visitors.
+    // Where the site has exit readers people badge out on them (always at lunch: coming back in
+    // through an anti-passback door needs it); elsewhere they badge the entrance reader both ways.
     for (const p of present) {
       const readers = entranceOf(p.member);
+      const exits = exitOf(p.member) ?? readers;
       swipe(readers, p.arrive, p.member.card);
-      if (p.lunchOut) swipe(readers, p.lunchOut.to, p.member.card);
-      if (rng.chance(0.6)) swipe(readers, p.leave, p.member.card);
+      if (p.lunchOut) {
+        if (exits !== readers) swipe(exits, p.lunchOut.from, p.member.card);
+        swipe(readers, p.lunchOut.to, p.member.card);
+      }
+      if (rng.chance(0.6)) swipe(exits, p.leave, p.member.card);
     }
     for (const reader of roles.entranceReaders) {
       const visitors = rng.poisson((day.isWeekend ? 0.5 : 1.5) * intensity);

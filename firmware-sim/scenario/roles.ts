@@ -11,8 +11,10 @@ export interface Roles {
   readonly deskSensors: ReadonlyMap<string, readonly string[]>;
   /** Occupancy sensors per space (room, lab or open-space sensors). */
   readonly spaceSensors: ReadonlyMap<string, readonly string[]>;
-  /** Readers members swipe when entering or leaving the site. */
+  /** Readers members swipe when entering the site (and leaving it, where there is no exit reader). */
   readonly entranceReaders: readonly string[];
+  /** Readers at the site's doors that let people out (direction out). */
+  readonly exitReaders: readonly string[];
   /** Readers on doors into labs, per lab space. */
   readonly labDoorReaders: ReadonlyMap<string, readonly string[]>;
   /** Readers (interlocks) per machine. */
@@ -41,6 +43,7 @@ export function rolesOf(site: Site): Roles {
   const deskSensors = new Map<string, string[]>();
   const spaceSensors = new Map<string, string[]>();
   const entranceReaders: string[] = [];
+  const exitReaders: string[] = [];
   const labDoorReaders = new Map<string, string[]>();
   const machineReaders = new Map<string, string[]>();
   const machineMeters = new Map<string, string[]>();
@@ -61,6 +64,7 @@ export function rolesOf(site: Site): Roles {
           const door = site.doors.get(d.target.id);
           const space = door ? site.spaces.get(door.space) : undefined;
           if (space?.kind === 'lab') add(labDoorReaders, space.id, d.id);
+          else if (d.direction === 'out') exitReaders.push(d.id);
           else entranceReaders.push(d.id);
         } else {
           entranceReaders.push(d.id);
@@ -77,5 +81,5 @@ export function rolesOf(site: Site): Roles {
     }
   }
   const machines = [...site.equipment.keys()].filter((id) => machineReaders.has(id) || machineMeters.has(id));
-  return { deskSensors, spaceSensors, entranceReaders, labDoorReaders, machineReaders, machineMeters, buildingMeters, machines };
+  return { deskSensors, spaceSensors, entranceReaders, exitReaders, labDoorReaders, machineReaders, machineMeters, buildingMeters, machines };
 }

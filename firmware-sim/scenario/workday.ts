@@ -171,7 +171,8 @@ function* deviceStream(ctx: Ctx, device: DeviceInfo): Generator<Item, void, unde
       // A bridge reports only its own availability, which its connection carries: nothing to schedule.
       return;
   }
-  if (sends(device, 'health')) subs.push(health(ctx, device));
+  // A reader on a serial line has no health report in its wire format (it sends card reads only).
+  if (device.serial === null && sends(device, 'health')) subs.push(health(ctx, device));
   yield* offlineFilter(mergeByTs(subs), device.id);
 }
 

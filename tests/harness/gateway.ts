@@ -26,7 +26,7 @@ export interface TestSite {
 }
 
 /**
- * The example maker space (64 devices), with fresh secrets, in a temp dir. Its two serial readers
+ * The example maker space (65 devices), with fresh secrets, in a temp dir. Its two serial readers
  * are left out unless `serial` is set: they need pseudo-terminals, which serial tests make themselves.
  */
 export async function makeTestSite(opts: { serial?: boolean } = {}): Promise<TestSite> {

@@ -38,7 +38,7 @@ describe('facility init and site check', () => {
     expect(again.stderr).toMatch(/--force/);
     const check = await facility(['site', 'check', join(dir, 'site.yaml')]);
     expect(check.code).toBe(0);
-    expect(check.stdout).toMatch(/OK .* 44 desks, 10 machines, 64 devices/);
+    expect(check.stdout).toMatch(/OK .* 44 desks, 10 machines, 65 devices/);
   });
 
   it('writes a larger example for load tests', async () => {

@@ -263,7 +263,7 @@ describe('initSite and loadSiteFile', () => {
     const sitePath = join(dir, 'site.yaml');
     const secretsPath = join(dir, 'device-secrets.json');
     const r = await initSite({ sitePath, secretsPath, siteId: 'shenzhen-1' });
-    expect(r).toEqual({ sitePath, secretsPath, deviceCount: 64 });
+    expect(r).toEqual({ sitePath, secretsPath, deviceCount: 65 });
 
     const site = await loadSiteFile(sitePath);
     const secrets = await readSecretsFile(secretsPath);
@@ -290,8 +290,8 @@ describe('initSite and loadSiteFile', () => {
     const text = await readFile(sitePath, 'utf8');
     expect(Object.keys(secrets.logins!)).toEqual(['tasmota-fleet']);
     for (const secret of [...Object.values(secrets.devices), ...Object.values(secrets.logins!)]) expect(text).not.toContain(secret);
-    // 64 devices less 4 on the shared login, 2 serial readers and 37 bridged sensors; every secret distinct.
-    expect(new Set([...Object.values(secrets.devices), ...Object.values(secrets.logins!)]).size).toBe(64 - 4 - 2 - 37 + 1);
+    // 65 devices less 4 on the shared login, 2 serial readers and 37 bridged sensors; every secret distinct.
+    expect(new Set([...Object.values(secrets.devices), ...Object.values(secrets.logins!)]).size).toBe(65 - 4 - 2 - 37 + 1);
     expect((await stat(secretsPath)).mode & 0o777).toBe(0o600);
   });
 
@@ -319,12 +319,12 @@ describe('initSite and loadSiteFile', () => {
     await initSite({ sitePath, secretsPath: join(dir, 's.json') });
     const text = (await readFile(sitePath, 'utf8')).replace('    desk: cw-03\n', '    desk: D99\n');
     await writeFile(sitePath, text);
-    // Devices come as door controllers (4), serial readers (2), machine badge readers (2), power meters (10),
+    // Devices come as door controllers (4), the exit reader (1), serial readers (2), machine badge readers (2), power meters (10),
     // the Zigbee bridge (1), then desk sensors: cw-03 is the third.
     const line = text.split('\n').indexOf('    desk: D99') + 1;
     const err = await loadSiteFile(sitePath).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SiteFileLoadError);
-    expect((err as Error).message).toBe(`${sitePath}:${line}:11: devices[${4 + 2 + 2 + 10 + 1 + 2}].desk: there is no desk "D99"; define it under desks: or fix the reference`);
+    expect((err as Error).message).toBe(`${sitePath}:${line}:11: devices[${4 + 1 + 2 + 2 + 10 + 1 + 2}].desk: there is no desk "D99"; define it under desks: or fix the reference`);
     expect((err as SiteFileLoadError).errors).toHaveLength(1);
   });
 

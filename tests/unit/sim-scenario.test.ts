@@ -211,7 +211,7 @@ describe('workday scenario', () => {
     expect(new LocalDay('Europe/Berlin', 0, { year: 2026, month: 10, day: 25 }).end - new LocalDay('Europe/Berlin', 0, { year: 2026, month: 10, day: 25 }).start).toBe(25 * HOUR);
   });
 
-  it('drives the core example site (64 devices) at roughly 25k events a day', () => {
+  it('drives the core example site (65 devices) at roughly 25k events a day', () => {
     const core = siteFromFile(coreExampleSiteFile({ credentialsFor: () => ({ secret: 'env:FIXTURE_SECRET' }) }));
     const list = [...workday({ site: core, start: MONDAY, days: 1, seed: 1 })];
     expect(list.length).toBeGreaterThan(15_000);

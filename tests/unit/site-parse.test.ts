@@ -204,7 +204,7 @@ describe('parseSiteText', () => {
     expect(text).toContain('friendlyName: desk_cw-01');
     expect(text).toContain('path: serial/rd-fablab');
     expect(r.site.file).toEqual(file);
-    expect(r.site.devices.size).toBe(64);
+    expect(r.site.devices.size).toBe(65);
     expect(r.site.logins.size).toBe(1);
     expect(r.site.bridged.get('z2m-cowork')?.size).toBe(37);
     expect(r.site.desks.size).toBe(44);

@@ -187,7 +187,7 @@ describe('validateSite', () => {
     expect([...site.desks.values()].filter((d) => d.kind === 'fixed')).toHaveLength(8);
     expect(site.equipment.size).toBe(10);
     expect(site.doors.size).toBe(4);
-    expect(site.devices.size).toBe(64);
+    expect(site.devices.size).toBe(65);
     expect([...site.devices.keys()]).toEqual(ids);
     const devices = [...site.devices.values()];
     const tally = (key: (d: DeviceInfo) => string) => {
@@ -195,10 +195,10 @@ describe('validateSite', () => {
       for (const d of devices) out[key(d)] = (out[key(d)] ?? 0) + 1;
       return out;
     };
-    expect(tally((d) => d.kind)).toEqual({ 'occupancy-sensor': 45, 'power-meter': 10, 'door-controller': 4, 'badge-reader': 4, 'zigbee-bridge': 1 });
-    // canonical: 4 door controllers, 2 machine badge readers, 2 meters (reflow, solder), 8 fixed-desk sensors;
+    expect(tally((d) => d.kind)).toEqual({ 'occupancy-sensor': 45, 'power-meter': 10, 'door-controller': 4, 'badge-reader': 5, 'zigbee-bridge': 1 });
+    // canonical: 4 door controllers, the exit reader, 2 machine badge readers, 2 meters (reflow, solder), 8 fixed-desk sensors;
     // zigbee2mqtt: the bridge, 36 hot-desk sensors and the roadshow room's.
-    expect(tally((d) => d.format)).toEqual({ canonical: 16, tasmota: 4, 'shelly-gen2': 4, zigbee2mqtt: 38, rdm6300: 1, wiegand26: 1 });
+    expect(tally((d) => d.format)).toEqual({ canonical: 17, tasmota: 4, 'shelly-gen2': 4, zigbee2mqtt: 38, rdm6300: 1, wiegand26: 1 });
     expect(devices.filter((d) => d.format === 'tasmota').map((d) => d.target?.id)).toEqual(['laser-1', 'laser-2', 'cnc-1', 'lathe-1']);
     expect(devices.filter((d) => d.format === 'shelly-gen2').map((d) => d.target?.id)).toEqual(['fdm-1', 'fdm-2', 'fdm-3', 'resin-1']);
     for (const m of site.equipment.values()) expect(site.spaces.get(m.space)?.kind).toBe('lab');
@@ -220,7 +220,7 @@ describe('validateSite', () => {
     expect(site.devices.get('occ-st-01')).toMatchObject({ format: 'canonical', bridge: null, occupancyTimeoutMs: null, silentAfterMs: 3600_000 });
 
     // Every device that connects itself has a client id; the bridged ones are found by friendly name.
-    expect(site.byClientId.size).toBe(16 + 4 + 4 + 1);
+    expect(site.byClientId.size).toBe(17 + 4 + 4 + 1);
     expect(site.byClientId.get('DVES_CNC1')).toBe('pm-cnc-1');
     expect(site.byClientId.get('dc-main')).toBe('dc-main');
     expect(site.byClientId.has('occ-cw-01')).toBe(false);
@@ -239,7 +239,7 @@ describe('validateSite', () => {
     const shared = new Set(['pm-laser-1', 'pm-laser-2', 'pm-cnc-1', 'pm-lathe-1']);
     const none = (id: string) => id.startsWith('rd-') || (id.startsWith('occ-') && !id.startsWith('occ-st-'));
     expect(seen).toEqual([...exampleDeviceIds().filter((id) => !shared.has(id) && !none(id)), `login:${EXAMPLE_TASMOTA_LOGIN}`]);
-    expect(seen).toHaveLength(64 - 4 - 2 - 37 + 1);
+    expect(seen).toHaveLength(65 - 4 - 2 - 37 + 1);
     expect(file.devices![0]!.credentials).toEqual({ secret: 'env:S_dc_main' });
     expect(file.devices!.find((d) => d.id === 'pm-cnc-1')!.credentials).toEqual({ login: EXAMPLE_TASMOTA_LOGIN });
     expect(file.devices!.find((d) => d.id === 'rd-fablab')!.credentials).toBeUndefined();
