@@ -13,6 +13,11 @@
  *   millisecond stay distinct.
  * - Tags and fields are built in key order (InfluxDB's recommended order for
  *   tags), so the encoder never sorts.
+ * - Every point carries its journal record's idempotence key (`record_key`)
+ *   and everything else the record holds, so `fromPoint` gives the record back
+ *   exactly: the server runs the sessioniser on records read back from
+ *   InfluxDB, ordered and identified as the gateway's live run saw them, and a
+ *   billed session's evidence names journal keys an auditor can look up.
  */
 import type { JournalRecord, Signal } from './signals.js';
 
@@ -72,14 +77,14 @@ export function toPoint(r: JournalRecord): PointSpec {
       return {
         measurement: MEASUREMENTS.badge,
         tags: signalTags(r),
-        fields: { card: r.credential.id, format: r.credential.format, seq: r.seq, ts_source: r.tsSource },
+        fields: { card: r.credential.id, format: r.credential.format, record_key: r.key, seq: r.seq, ts_source: r.tsSource },
         timeNs: pointTimeNs(r.ts, subOf(r)),
       };
     case 'occupancy':
       return {
         measurement: MEASUREMENTS.occupancy,
         tags: signalTags(r),
-        fields: { occupied: b(r.occupied), seq: r.seq, ts_source: r.tsSource },
+        fields: { occupied: b(r.occupied), record_key: r.key, seq: r.seq, ts_source: r.tsSource },
         timeNs: pointTimeNs(r.ts, subOf(r)),
       };
     case 'power': {
@@ -88,6 +93,7 @@ export function toPoint(r: JournalRecord): PointSpec {
       if (r.energyKwh !== null) fields.energy_kwh = r.energyKwh;
       if (r.on !== null) fields.on = b(r.on);
       fields.power_w = r.powerW;
+      fields.record_key = r.key;
       fields.seq = r.seq;
       fields.ts_source = r.tsSource;
       if (r.voltageV !== null) fields.voltage_v = r.voltageV;
@@ -98,6 +104,7 @@ export function toPoint(r: JournalRecord): PointSpec {
       if (r.batteryPct !== null) fields.battery_pct = r.batteryPct;
       if (r.linkQuality !== null) fields.link_quality = r.linkQuality;
       if (r.online !== null) fields.online = b(r.online);
+      fields.record_key = r.key;
       fields.seq = r.seq;
       fields.ts_source = r.tsSource;
       return { measurement: MEASUREMENTS.health, tags: signalTags(r), fields, timeNs: pointTimeNs(r.ts, subOf(r)) };
@@ -106,7 +113,7 @@ export function toPoint(r: JournalRecord): PointSpec {
       return {
         measurement: MEASUREMENTS.system,
         tags: { event: r.event, site: r.site },
-        fields: { count: r.count, from_seq: r.fromSeq, to_seq: r.toSeq },
+        fields: { count: r.count, from_seq: r.fromSeq, record_key: r.key, to_seq: r.toSeq },
         timeNs: pointTimeNs(r.ts, r.fromSeq),
       };
     case 'decision': {
@@ -115,12 +122,14 @@ export function toPoint(r: JournalRecord): PointSpec {
       tags.target = r.target.id;
       tags.target_type = r.target.type;
       // Member ids, never names (docs/protocol.md): a field, so they do not multiply series.
-      const fields: Record<string, number | string> = { granted: r.grant ? 1 : 0 };
+      const fields: Record<string, number | string> = { card: r.credential.id, format: r.credential.format, granted: r.grant ? 1 : 0 };
       if (r.maxRunMs !== null) fields.max_run_s = r.maxRunMs / 1000;
       if (r.memberId !== null) fields.member = r.memberId;
       fields.override = r.override ? 1 : 0;
       fields.policy_version = r.policyVersion;
+      fields.record_key = r.key;
       if (r.sessionId !== null) fields.session = r.sessionId;
+      fields.swipe = r.swipe;
       return { measurement: MEASUREMENTS.decision, tags, fields, timeNs: pointTimeNs(r.ts, keyHash(r.key)) };
     }
     case 'session': {
@@ -129,13 +138,144 @@ export function toPoint(r: JournalRecord): PointSpec {
       const fields: Record<string, number | string> = {};
       if (r.durationMs !== null) fields.duration_s = r.durationMs / 1000;
       fields.member = r.memberId;
+      fields.record_key = r.key;
       fields.session = r.sessionId;
       return { measurement: MEASUREMENTS.session, tags, fields, timeNs: pointTimeNs(r.ts, keyHash(r.key)) };
     }
     case 'meter': {
       const tags: Record<string, string> = { equipment: r.equipment, site: r.site };
       if (r.space !== null) tags.space = r.space;
-      return { measurement: MEASUREMENTS.meter, tags, fields: { running_h: Math.round(r.runningMs / 36_000) / 100, running_s: Math.floor(r.runningMs / 1000) }, timeNs: pointTimeNs(r.ts, keyHash(r.key)) };
+      return { measurement: MEASUREMENTS.meter, tags, fields: { record_key: r.key, running_h: Math.round(r.runningMs / 36_000) / 100, running_ms: r.runningMs, running_s: Math.floor(r.runningMs / 1000) }, timeNs: pointTimeNs(r.ts, keyHash(r.key)) };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Point → record: the inverse of toPoint, for records read back from InfluxDB.
+
+const BY_MEASUREMENT: Readonly<Record<string, JournalRecord['kind']>> = Object.fromEntries(Object.entries(MEASUREMENTS).map(([k, m]) => [m, k as JournalRecord['kind']]));
+
+/** Why a point could not be read back as a record. */
+export class PointReadError extends Error {
+  override readonly name = 'PointReadError';
+}
+
+type Row = Readonly<Record<string, unknown>>;
+
+const str = (row: Row, name: string): string => {
+  const v = row[name];
+  if (typeof v !== 'string' || v === '') throw new PointReadError(`column ${name} is missing or not text`);
+  return v;
+};
+const optStr = (row: Row, name: string): string | null => {
+  const v = row[name];
+  return typeof v === 'string' && v !== '' ? v : null;
+};
+const num = (row: Row, name: string): number => {
+  const v = row[name];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new PointReadError(`column ${name} is missing or not a number`);
+  return v;
+};
+const optNum = (row: Row, name: string): number | null => {
+  const v = row[name];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+};
+const flag = (row: Row, name: string): boolean | null => {
+  const v = optNum(row, name);
+  return v === null ? null : v !== 0;
+};
+const oneOf = <T extends string>(v: string, allowed: readonly T[], name: string): T => {
+  if (!(allowed as readonly string[]).includes(v)) throw new PointReadError(`column ${name}: unexpected value ${JSON.stringify(v)}`);
+  return v as T;
+};
+
+const DEVICE_KINDS = ['badge-reader', 'door-controller', 'occupancy-sensor', 'power-meter', 'zigbee-bridge'] as const;
+const TARGET_TYPES = ['desk', 'door', 'equipment', 'space'] as const;
+const FORMATS = ['uid', 'em4100', 'wiegand26'] as const;
+
+/**
+ * A record from one row of an InfluxQL `SELECT *` answer (tags and fields as
+ * columns; `tsMs` the point's time in ms, e.g. with `epoch=ms`). Throws a
+ * PointReadError naming the column when the row is not one of ours. Rows
+ * written before points carried `record_key` are given the key
+ * `<measurement>:<device or equipment>:<ts>:<seq>`, stable but not the
+ * journal's.
+ */
+export function fromPoint(measurement: string, row: Row, tsMs: number): JournalRecord {
+  const kind = BY_MEASUREMENT[measurement];
+  if (kind === undefined) throw new PointReadError(`measurement ${JSON.stringify(measurement)} is not one of ours`);
+  const site = str(row, 'site');
+  const keyOf = (who: string, seq: number) => optStr(row, 'record_key') ?? `${measurement}:${who}:${tsMs}:${seq}`;
+  switch (kind) {
+    case 'badge':
+    case 'occupancy':
+    case 'power':
+    case 'health': {
+      const device = str(row, 'device');
+      const seq = num(row, 'seq');
+      const targetType = optStr(row, 'target_type');
+      const common = {
+        key: keyOf(device, seq),
+        site,
+        device,
+        deviceKind: oneOf(str(row, 'device_kind'), DEVICE_KINDS, 'device_kind'),
+        space: optStr(row, 'space'),
+        target: targetType === null ? null : { type: oneOf(targetType, TARGET_TYPES, 'target_type'), id: str(row, 'target') },
+        seq,
+        ts: tsMs,
+        tsSource: oneOf(str(row, 'ts_source'), ['device', 'gateway'] as const, 'ts_source'),
+      };
+      if (kind === 'badge') return { ...common, kind, credential: { format: oneOf(str(row, 'format'), FORMATS, 'format'), id: str(row, 'card') } };
+      if (kind === 'occupancy') return { ...common, kind, occupied: num(row, 'occupied') !== 0 };
+      if (kind === 'power') return { ...common, kind, powerW: num(row, 'power_w'), energyKwh: optNum(row, 'energy_kwh'), voltageV: optNum(row, 'voltage_v'), currentA: optNum(row, 'current_a'), on: flag(row, 'on') };
+      return { ...common, kind, online: flag(row, 'online'), batteryPct: optNum(row, 'battery_pct'), linkQuality: optNum(row, 'link_quality') };
+    }
+    case 'system': {
+      const fromSeq = num(row, 'from_seq');
+      return { kind, key: keyOf('gateway', fromSeq), site, ts: tsMs, event: oneOf(str(row, 'event'), ['telemetry_shed'] as const, 'event'), count: num(row, 'count'), fromSeq, toSeq: num(row, 'to_seq') };
+    }
+    case 'decision': {
+      const device = str(row, 'device');
+      const maxRunS = optNum(row, 'max_run_s');
+      return {
+        kind,
+        key: keyOf(device, 0),
+        site,
+        device,
+        space: optStr(row, 'space'),
+        target: { type: oneOf(str(row, 'target_type'), TARGET_TYPES, 'target_type'), id: str(row, 'target') },
+        swipe: optStr(row, 'swipe') ?? '',
+        credential: { format: oneOf(optStr(row, 'format') ?? 'uid', FORMATS, 'format'), id: optStr(row, 'card') ?? '' },
+        memberId: optStr(row, 'member'),
+        grant: str(row, 'grant') === 'true',
+        reason: str(row, 'reason'),
+        override: num(row, 'override') !== 0,
+        policyVersion: num(row, 'policy_version'),
+        ts: tsMs,
+        sessionId: optStr(row, 'session'),
+        maxRunMs: maxRunS === null ? null : Math.round(maxRunS * 1000),
+      };
+    }
+    case 'session': {
+      const equipment = str(row, 'equipment');
+      const durationS = optNum(row, 'duration_s');
+      return {
+        kind,
+        key: keyOf(equipment, 0),
+        site,
+        space: optStr(row, 'space'),
+        equipment,
+        sessionId: str(row, 'session'),
+        memberId: str(row, 'member'),
+        event: oneOf(str(row, 'event'), ['start', 'end'] as const, 'event'),
+        reason: str(row, 'reason'),
+        ts: tsMs,
+        durationMs: durationS === null ? null : Math.round(durationS * 1000),
+      };
+    }
+    case 'meter': {
+      const equipment = str(row, 'equipment');
+      return { kind, key: keyOf(equipment, 0), site, space: optStr(row, 'space'), equipment, runningMs: optNum(row, 'running_ms') ?? num(row, 'running_s') * 1000, ts: tsMs };
     }
   }
 }

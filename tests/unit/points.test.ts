@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { pointTimeNs, toPoint } from '../../core/points.js';
+import fc from 'fast-check';
+import { fromPoint, PointReadError, pointTimeNs, toPoint } from '../../core/points.js';
 import type { JournalRecord } from '../../core/signals.js';
 import { toLine } from '../../gateway/sink/line-protocol.js';
 
@@ -32,7 +33,7 @@ describe('record → point', () => {
   it('writes every number as a float (no integer suffix), tags escaped', () => {
     const r: JournalRecord = { ...base, kind: 'power', key: 'k', powerW: 20, energyKwh: 3, voltageV: null, currentA: null, on: true };
     expect(toLine(toPoint(r))).toBe(
-      'equipment_power,device=plug\\ 1,device_kind=power-meter,site=demo,space=fab\\,lab,target=laser\\=1,target_type=equipment energy_kwh=3,on=1,power_w=20,seq=1234567,ts_source="device" 1795600000123234567',
+      'equipment_power,device=plug\\ 1,device_kind=power-meter,site=demo,space=fab\\,lab,target=laser\\=1,target_type=equipment energy_kwh=3,on=1,power_w=20,record_key="k",seq=1234567,ts_source="device" 1795600000123234567',
     );
   });
 
@@ -66,9 +67,9 @@ describe('record → point', () => {
     ];
     expect(records.map((r) => toPoint(r).measurement)).toEqual(['occupancy', 'device_health', 'gateway_event']);
     expect(accessRecords.map((r) => toLine(toPoint(r)).replace(/ \d+$/, ''))).toEqual([
-      'access_decision,device=br-1,grant=true,reason=granted,site=demo,space=fablab,target=laser-1,target_type=equipment granted=1,max_run_s=5400,member="mem_a",override=0,policy_version=12,session="s1"',
-      'equipment_session,equipment=laser-1,event=end,reason=idle,site=demo,space=fablab duration_s=90.5,member="mem_a",session="s1"',
-      'equipment_hours,equipment=laser-1,site=demo,space=fablab running_h=12.5,running_s=45000',
+      'access_decision,device=br-1,grant=true,reason=granted,site=demo,space=fablab,target=laser-1,target_type=equipment card="04A1B2C3",format="uid",granted=1,max_run_s=5400,member="mem_a",override=0,policy_version=12,record_key="d",session="s1",swipe="br-1:1:2"',
+      'equipment_session,equipment=laser-1,event=end,reason=idle,site=demo,space=fablab duration_s=90.5,member="mem_a",record_key="e",session="s1"',
+      'equipment_hours,equipment=laser-1,site=demo,space=fablab record_key="meter:laser-1:1795600000123",running_h=12.5,running_ms=45000000,running_s=45000',
     ]);
     for (const r of records) expect(toLine(toPoint(JSON.parse(JSON.stringify(r)) as JournalRecord))).toBe(toLine(toPoint(r)));
   });
@@ -82,5 +83,54 @@ describe('points of signals without a sequence number', () => {
     expect(a.slice(0, 13)).toBe(String(base.ts));
     expect(a).not.toBe(b);
     expect(toPoint(mk('occ-1:c:1700000000000:abc')).timeNs).toBe(a);
+  });
+});
+
+describe('point → record (read back from InfluxDB)', () => {
+  /** A row as an InfluxQL SELECT * answers it: tags and fields as columns, time in ms. */
+  const readBack = (r: JournalRecord) => {
+    const p = toPoint(r);
+    return fromPoint(p.measurement, { ...p.tags, ...p.fields }, Number(BigInt(p.timeNs) / 1_000_000n));
+  };
+  const every: JournalRecord[] = [
+    { ...base, kind: 'power', key: 'plug 1:7:1234567', powerW: 812.5, energyKwh: 10.25, voltageV: 229.9, currentA: 3.6, on: true },
+    { ...base, kind: 'power', key: 'p2', powerW: 0, energyKwh: null, voltageV: null, currentA: null, on: null },
+    { ...base, kind: 'health', key: 'h', online: false, batteryPct: 87, linkQuality: null },
+    { ...base, kind: 'badge', key: 'b', credential: { format: 'wiegand26', id: '12:34567' } },
+    { ...base, kind: 'occupancy', key: 'o', occupied: true, deviceKind: 'occupancy-sensor', target: { type: 'desk', id: 'cw-01' } },
+    { ...base, kind: 'occupancy', key: 'o2', occupied: false, space: null, target: null, tsSource: 'gateway' },
+    { kind: 'system', key: 's', site: 'demo', ts: base.ts, event: 'telemetry_shed', count: 10, fromSeq: 5, toSeq: 14 },
+    ...accessRecords,
+    { ...(accessRecords[0] as Extract<JournalRecord, { kind: 'decision' }>), key: 'd2', memberId: null, grant: false, reason: 'unknown_badge', sessionId: null, maxRunMs: null, target: { type: 'door', id: 'main' } },
+    { kind: 'session', key: 's2', site: 'demo', space: null, equipment: 'cnc-1', sessionId: 's9', memberId: 'mem_b', event: 'start', reason: 'granted', ts: base.ts, durationMs: null },
+  ];
+
+  it('gives back exactly the record that was written, for every kind', () => {
+    for (const r of every) expect(readBack(r)).toEqual(r);
+  });
+
+  it('round-trips any power and occupancy reading', () => {
+    const reading = fc.record({
+      powerW: fc.double({ min: 0, max: 1e6, noNaN: true }),
+      energyKwh: fc.option(fc.double({ min: 0, max: 1e9, noNaN: true })),
+      on: fc.option(fc.boolean()),
+      seq: fc.nat(),
+      ts: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+      key: fc.string({ minLength: 1, maxLength: 80 }),
+    });
+    fc.assert(
+      fc.property(reading, (x) => {
+        const r: JournalRecord = { ...base, kind: 'power', key: x.key, seq: x.seq, ts: x.ts, powerW: x.powerW, energyKwh: x.energyKwh, voltageV: null, currentA: null, on: x.on };
+        expect(readBack(r)).toEqual(r);
+      }),
+    );
+  });
+
+  it('names the column at fault for a row that is not ours, and keys old rows without record_key stably', () => {
+    expect(() => fromPoint('cpu', { site: 'demo' }, 1)).toThrow(/measurement "cpu" is not one of ours/);
+    expect(() => fromPoint('occupancy', { site: 'demo', device: 'x', device_kind: 'occupancy-sensor', seq: 1, ts_source: 'device' }, 1)).toThrow(PointReadError);
+    expect(() => fromPoint('occupancy', { site: 'demo', device: 'x', device_kind: 'toaster', seq: 1, ts_source: 'device', occupied: 1 }, 1)).toThrow(/device_kind: unexpected value "toaster"/);
+    const old = fromPoint('occupancy', { site: 'demo', device: 'x', device_kind: 'occupancy-sensor', seq: 3, ts_source: 'device', occupied: 1 }, 1000);
+    expect(old.key).toBe('occupancy:x:1000:3');
   });
 });
