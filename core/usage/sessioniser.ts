@@ -284,10 +284,16 @@ export class Sessioniser {
    * reason `open` (they continue past it). The state is left as it was before
    * the open sessions were cut, so a live run can go on.
    */
-  flush(end: number): { closed: Output[]; open: UsageSession[] } {
+  flush(end: number): { closed: Output[]; open: UsageSession[]; openGaps: UnknownGap[] } {
     const closed = this.release(end, true);
     const open: UsageSession[] = [];
     const s = this.s;
+    // Devices still offline: unknown up to the end.
+    const openGaps: UnknownGap[] = [];
+    for (const [device, since] of Object.entries(s.offline)) {
+      const resource = this.cfg.deskSensors[device]?.desk ?? this.cfg.machineMeters[device];
+      if (resource !== undefined && since < end) openGaps.push({ kind: 'gap', device, resource, from: since, to: end });
+    }
     for (const [desk, d] of Object.entries(s.desks)) {
       const space = this.deskSpace(desk);
       const until = d.vacatedAt ?? end;
@@ -298,7 +304,7 @@ export class Sessioniser {
     }
     // A machine still on: known up to its last reading.
     for (const [eq, run] of Object.entries(s.machines)) open.push(this.machineSession(eq, run, run.idleSince ?? run.lastTs, false, 'open'));
-    return { closed, open };
+    return { closed, open, openGaps };
   }
 
   // -------------------------------------------------------------------------

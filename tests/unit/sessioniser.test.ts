@@ -110,6 +110,14 @@ describe('desk sessions', () => {
       { kind: 'desk', resource: 'd1', member: null, start: at('11:40'), end: at('12:30'), reason: 'vacated', inferred: false },
     ]);
   });
+
+  it('a device still offline at the end of the stream is unknown up to the end', () => {
+    const s = new Sessioniser(cfg);
+    s.push(occ('occ-d2', at('09:00'), true));
+    s.push(health('occ-d2', at('10:00'), false));
+    const f = s.flush(at('18:00'));
+    expect(f.openGaps).toEqual([{ kind: 'gap', device: 'occ-d2', resource: 'd2', from: at('10:00'), to: at('18:00') }]);
+  });
 });
 
 describe('presence sessions', () => {
