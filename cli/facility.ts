@@ -189,8 +189,13 @@ runOptions(common(program.command('gateway')))
 common(program.command('server'))
   .description('run the server alone (API, accounts, reference data), for remote gateways')
   .option('--http-port <port>', 'HTTP port', int('--http-port'))
-  .action(async (flags: CommonFlags & { httpPort?: number }) => {
-    const config = configFrom(flags, { http: { port: flags.httpPort } });
+  .option('--influx-url <url>', 'the InfluxDB the gateways write to (for usage; with --site)')
+  .option('--influx-db <name>', 'InfluxDB database')
+  .action(async (flags: CommonFlags & { httpPort?: number; influxUrl?: string; influxDb?: string }) => {
+    const config = configFrom(flags, {
+      http: { port: flags.httpPort },
+      influx: { url: flags.influxUrl, db: flags.influxDb, token: process.env.FACILITY_INFLUX_TOKEN, password: process.env.FACILITY_INFLUX_PASSWORD },
+    });
     const logger = makeLogger(config.log.level);
     const s = await startServerOnly(config, logger);
     console.log(`OpenFacility server at ${s.httpUrl} (API docs: ${s.httpUrl}/docs). Press Ctrl-C to stop.`);

@@ -16,6 +16,8 @@ import type { PolicyView } from '../gateway/access/runner.js';
 import { Gateway } from '../gateway/gateway.js';
 import { PolicyClient } from '../gateway/policy/policy-client.js';
 import { seedDemoRoster } from './demo-roster.js';
+import { sessioniserConfig } from '../core/usage/sessioniser.js';
+import type { UsageSource } from '../server/routes/usage.js';
 import { readPolicySnapshot } from '../server/policy/snapshot.js';
 import { InfluxV1Client } from '../gateway/influx/client.js';
 import { InfluxdProcess, ensureInfluxd } from '../gateway/influx/influxd.js';
@@ -143,7 +145,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
     if (mode === 'all') {
       // The server (same process): its database is the access policy's source, read again on every change.
       const s = await openServer(config, dataDir, logger);
-      server = s;
+      server = { db: s.db, options: { ...s.options, usage: { siteId: site.id, config: sessioniserConfig(site), influx } } };
       stack.push({ name: 'server-db', stop: () => s.db.destroy() });
       if (config.sim.enabled && config.sim.demoRoster) await seedDemoRoster(s.db, site, { seed: config.sim.seed, now: systemClock.now(), logger });
       const local = new LocalPolicy(s.db, systemClock, logger);
@@ -224,13 +226,36 @@ async function ensureDatabase(influx: InfluxV1Client, logger: Logger): Promise<v
   }
 }
 
+/**
+ * Usage for a server on its own: it needs the site file and the InfluxDB the
+ * gateways write to (--site, --influx-url); without them the usage routes
+ * answer 503 and say so.
+ */
+async function serverUsage(config: FacilityConfig, logger: Logger): Promise<UsageSource | undefined> {
+  const { sitePath } = sitePaths(config);
+  if (config.influx.url === null || !existsSync(sitePath)) {
+    logger.info({ sitePath, influxUrl: config.influx.url }, 'usage routes off: they need the site file (--site) and the InfluxDB URL (--influx-url)');
+    return undefined;
+  }
+  const site = await loadSiteFile(sitePath);
+  const influx = new InfluxV1Client({
+    url: config.influx.url,
+    db: config.influx.db,
+    token: config.influx.token ?? undefined,
+    username: config.influx.username ?? undefined,
+    password: config.influx.password ?? undefined,
+  });
+  return { siteId: site.id, config: sessioniserConfig(site), influx };
+}
+
 /** `facility server`: the server alone (API and pages), for a central server with remote gateways. */
 export async function startServerOnly(config: FacilityConfig, logger: Logger): Promise<{ httpUrl: string; stop(): Promise<void> }> {
   const { dataDir } = sitePaths(config);
   mkdirSync(dataDir, { recursive: true });
   const server = await openServer(config, dataDir, logger);
   try {
-    const app = await buildApp({ logger, server: server.options, trustProxy: config.server.trustProxy });
+    const usage = await serverUsage(config, logger);
+    const app = await buildApp({ logger, server: { ...server.options, ...(usage && { usage }) }, trustProxy: config.server.trustProxy });
     const address = await app.listen({ host: config.http.host, port: config.http.port });
     return {
       httpUrl: address.replace('0.0.0.0', 'localhost'),

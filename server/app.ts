@@ -22,6 +22,7 @@ import { authRoutes } from './routes/auth.js';
 import type { ServerContext } from './routes/context.js';
 import { healthRoutes, type HealthRouteOptions } from './routes/health.js';
 import { ROUTE_AREAS } from './routes/index.js';
+import type { UsageSource } from './routes/usage.js';
 import { PolicyEvents } from './policy/events.js';
 
 export interface ServerOptions {
@@ -35,6 +36,8 @@ export interface ServerOptions {
   readonly loginRefillMs: number;
   /** Requests per minute per address on the whole API. */
   readonly requestsPerMinute: number;
+  /** The site and its InfluxDB, for usage computed from raw signals (server/routes/usage.ts). */
+  readonly usage?: UsageSource;
 }
 
 export interface AppOptions {
@@ -88,6 +91,7 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
       opts.onPolicyChange?.(v);
     },
     policyEvents,
+    usage: s.usage ?? null,
   };
 
   await app.register(cookie);

@@ -4,6 +4,7 @@ import type { ScryptParams } from '../../gateway/auth/secrets.js';
 import type { LoginGuard } from '../auth/login-guard.js';
 import type { ServerDb } from '../db/database.js';
 import type { PolicyEvents } from '../policy/events.js';
+import type { UsageSource } from './usage.js';
 
 export interface ServerContext {
   readonly db: ServerDb;
@@ -18,4 +19,6 @@ export interface ServerContext {
   readonly policyChanged: (version: number) => void;
   /** Where policyChanged announcements go in this process (the policy events stream subscribes). */
   readonly policyEvents: PolicyEvents;
+  /** Where usage is read from (site and InfluxDB); null when the server has neither. */
+  readonly usage: UsageSource | null;
 }

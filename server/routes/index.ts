@@ -13,6 +13,7 @@ import { equipmentRoutes } from './equipment.js';
 import { planRoutes } from './plans.js';
 import { policyRoutes } from './policy.js';
 import { trainerRoutes } from './trainers.js';
+import { usageRoutes } from './usage.js';
 
 export type RouteArea = FastifyPluginAsync<ServerContext>;
 
@@ -26,4 +27,5 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   trainerRoutes,
   equipmentRoutes,
   policyRoutes,
+  usageRoutes,
 ];

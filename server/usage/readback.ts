@@ -1,0 +1,120 @@
+/**
+ * A period's usage from what InfluxDB holds: the raw records read back
+ * (core/points.ts `fromPoint`), in time order, through the same sessioniser
+ * the gateway runs live (core/usage/sessioniser.ts). This is what billing,
+ * reports and the usage API compute from.
+ *
+ * Reading goes in windows (an hour by default), so memory stays bounded by
+ * one window of records and the sessioniser's state whatever the period. The
+ * run starts `lookbackMs` before the period so that sessions already running
+ * at its start (a member in since the morning, a desk occupied overnight) are
+ * known from their beginning; the sessions returned are those that overlap
+ * the period.
+ */
+import type { JournalRecord } from '../../core/signals.js';
+import { fromPoint, MEASUREMENTS, PointReadError } from '../../core/points.js';
+import { Sessioniser, type SessioniserConfig, type UnknownGap, type UsageSession } from '../../core/usage/sessioniser.js';
+import { quoteIdentifier, type InfluxV1Client } from '../../gateway/influx/client.js';
+
+/** The measurements the sessioniser reads. */
+export const USAGE_MEASUREMENTS = [MEASUREMENTS.occupancy, MEASUREMENTS.power, MEASUREMENTS.health, MEASUREMENTS.decision, MEASUREMENTS.session] as const;
+
+export interface ReadbackOptions {
+  readonly site: string;
+  readonly from: number;
+  readonly to: number;
+  /** Read this long before `from` (default 24 h, at least the longest presence timeout). */
+  readonly lookbackMs?: number;
+  readonly windowMs?: number;
+  /** Called after each window with how far the read has got (0–1), for progress reports. */
+  readonly onProgress?: (done: number) => void;
+}
+
+export interface PeriodUsage {
+  readonly from: number;
+  readonly to: number;
+  /** Sessions that overlap [from, to), closed within the read. */
+  readonly sessions: UsageSession[];
+  /** Sessions still open at `to`, cut there (reason `open`). */
+  readonly open: UsageSession[];
+  /** Unknown stretches (devices offline) that overlap the period. */
+  readonly gaps: UnknownGap[];
+  /** Records read and used; rows that were not records of ours (with the first problem). */
+  readonly records: number;
+  readonly unreadable: { readonly count: number; readonly first: string | null };
+}
+
+export class UsageReadError extends Error {
+  override readonly name = 'UsageReadError';
+}
+
+const DEFAULT_LOOKBACK_MS = 24 * 3600_000;
+const DEFAULT_WINDOW_MS = 3600_000;
+
+/** The records of [from, to) for a site, oldest first, in (ts, key) order within each window. */
+export async function* readRecords(
+  influx: InfluxV1Client,
+  o: { site: string; from: number; to: number; windowMs?: number; onWindow?: (end: number) => void },
+  unreadable: { count: number; first: string | null },
+): AsyncGenerator<JournalRecord[]> {
+  const windowMs = o.windowMs ?? DEFAULT_WINDOW_MS;
+  const measurements = USAGE_MEASUREMENTS.map(quoteIdentifier).join(',');
+  const site = o.site.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+  for (let start = o.from; start < o.to; start += windowMs) {
+    const end = Math.min(o.to, start + windowMs);
+    const q = `SELECT * FROM ${measurements} WHERE "site" = '${site}' AND time >= ${start}ms AND time < ${end}ms`;
+    const [result] = await influx.query(q, { epoch: 'ms' });
+    const batch: JournalRecord[] = [];
+    for (const series of result?.series ?? []) {
+      if ((series as { partial?: boolean }).partial === true) {
+        throw new UsageReadError(`InfluxDB cut the answer for ${series.name} short (max-row-limit); raise max-row-limit or read smaller windows`);
+      }
+      const timeAt = series.columns.indexOf('time');
+      for (const values of series.values) {
+        const row: Record<string, unknown> = {};
+        series.columns.forEach((c, i) => {
+          if (values[i] !== null) row[c] = values[i];
+        });
+        try {
+          batch.push(fromPoint(series.name, row, values[timeAt] as number));
+        } catch (err) {
+          if (!(err instanceof PointReadError)) throw err;
+          unreadable.count++;
+          unreadable.first ??= `${series.name} at ${String(values[timeAt])}: ${err.message}`;
+        }
+      }
+    }
+    batch.sort((a, b) => a.ts - b.ts || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    yield batch;
+    o.onWindow?.(end);
+  }
+}
+
+/** Sessions of a period, computed from InfluxDB through the sessioniser. */
+export async function usageForPeriod(influx: InfluxV1Client, cfg: SessioniserConfig, o: ReadbackOptions): Promise<PeriodUsage> {
+  if (!(o.from < o.to)) throw new UsageReadError(`the period is empty: from (${o.from}) must be before to (${o.to})`);
+  const longestTimeout = Math.max(0, ...Object.values(cfg.spaces).map((s) => s.timeoutMs));
+  const lookback = Math.max(o.lookbackMs ?? DEFAULT_LOOKBACK_MS, longestTimeout);
+  const readFrom = o.from - lookback;
+  const sessioniser = new Sessioniser(cfg);
+  const sessions: UsageSession[] = [];
+  const gaps: UnknownGap[] = [];
+  const unreadable = { count: 0, first: null as string | null };
+  let records = 0;
+  const keep = (outs: ReturnType<Sessioniser['push']>) => {
+    for (const x of outs) {
+      if (x.kind === 'gap') {
+        if (x.to > o.from && x.from < o.to) gaps.push(x);
+      } else if (x.end > o.from && x.start < o.to) sessions.push(x);
+    }
+  };
+  const span = o.to - readFrom;
+  for await (const batch of readRecords(influx, { site: o.site, from: readFrom, to: o.to, ...(o.windowMs !== undefined && { windowMs: o.windowMs }), onWindow: (end) => o.onProgress?.((end - readFrom) / span) }, unreadable)) {
+    for (const r of batch) keep(sessioniser.push(r));
+    records += batch.length;
+  }
+  const end = sessioniser.flush(o.to);
+  keep(end.closed);
+  keep(end.openGaps);
+  return { from: o.from, to: o.to, sessions, open: end.open, gaps, records, unreadable };
+}

@@ -1,0 +1,199 @@
+/**
+ * Usage read back from a real InfluxDB (server/usage/readback.ts) through the
+ * sessioniser gives exactly the sessions a live run over the same records
+ * gives; GET /api/v1/usage/sessions serves them, members see only their own,
+ * and a server without a site and InfluxDB says what to configure.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toPoint } from '../../core/points.js';
+import type { JournalRecord, OccupancySignal, PowerSignal } from '../../core/signals.js';
+import { Sessioniser, sessioniserConfig, type Output, type SessioniserConfig, type UsageSession } from '../../core/usage/sessioniser.js';
+import { toLine } from '../../gateway/sink/line-protocol.js';
+import { usageForPeriod } from '../../server/usage/readback.js';
+import { startTestInfluxd, type TestInflux } from '../harness/influxd.js';
+import { makeTestServer, T0, type TestServer } from '../harness/server.js';
+import { siteFromFile } from '../harness/site-fixture.js';
+
+const MIN = 60_000;
+const H = 3600_000;
+const SITE = 'usage-site';
+
+const site = siteFromFile({
+  version: 1,
+  site: { id: SITE, name: 'Usage test', timezone: 'Asia/Shanghai' },
+  spaces: [
+    { id: 'cowork', name: 'Co-working', kind: 'open-space' },
+    { id: 'fablab', name: 'Fab lab', kind: 'lab' },
+  ],
+  desks: [
+    { id: 'd1', space: 'cowork' },
+    { id: 'd2', space: 'cowork' },
+  ],
+  doors: [{ id: 'fablab', space: 'fablab' }],
+  equipment: [{ id: 'laser-1', space: 'fablab', name: 'Laser', class: 'laser-cutter', runningThresholdW: 300 }],
+  devices: [
+    { id: 'occ-d1', kind: 'occupancy-sensor', desk: 'd1', credentials: { secret: 'env:X' } },
+    { id: 'occ-d2', kind: 'occupancy-sensor', desk: 'd2', credentials: { secret: 'env:X' } },
+    { id: 'pm-laser-1', kind: 'power-meter', equipment: 'laser-1', credentials: { secret: 'env:X' } },
+    { id: 'dc-fablab', kind: 'door-controller', door: 'fablab', credentials: { secret: 'env:X' } },
+  ],
+});
+const cfg: SessioniserConfig = sessioniserConfig(site);
+
+const common = (device: string, ts: number, seq: number, deviceKind: OccupancySignal['deviceKind'], target: OccupancySignal['target'], space: string) => ({
+  key: `${device}:1:${seq}`,
+  site: SITE,
+  device,
+  deviceKind,
+  space,
+  target,
+  seq,
+  ts,
+  tsSource: 'device' as const,
+});
+
+/** A day: two desks with flickers, a member in the lab, a laser job attributed to them. */
+function day(start: number, member: string, seqBase: number): JournalRecord[] {
+  const r: JournalRecord[] = [];
+  let seq = seqBase;
+  const occ = (desk: 'd1' | 'd2', t: number, occupied: boolean): OccupancySignal => ({ ...common(`occ-${desk}`, start + t, ++seq, 'occupancy-sensor', { type: 'desk', id: desk }, 'cowork'), kind: 'occupancy', occupied });
+  const pow = (t: number, w: number, kwh: number): PowerSignal => ({ ...common('pm-laser-1', start + t, ++seq, 'power-meter', { type: 'equipment', id: 'laser-1' }, 'fablab'), kind: 'power', powerW: w, energyKwh: kwh, voltageV: null, currentA: null, on: null });
+  r.push(occ('d1', 9 * H, true), occ('d1', 10 * H, false), occ('d1', 10 * H + 2 * MIN, true), occ('d1', 12 * H, false));
+  r.push(occ('d2', 13 * H, true), occ('d2', 17 * H, false));
+  const decision = (t: number, reason: 'granted' | 'exit'): JournalRecord => ({
+    kind: 'decision',
+    key: `dc-fablab:1:${++seq}:decision`,
+    site: SITE,
+    device: 'dc-fablab',
+    space: 'fablab',
+    target: { type: 'door', id: 'fablab' },
+    swipe: `dc-fablab:1:${seq}`,
+    credential: { format: 'uid', id: '0A0B0C0D' },
+    memberId: member,
+    grant: true,
+    reason,
+    override: false,
+    policyVersion: 3,
+    ts: start + t,
+    sessionId: null,
+    maxRunMs: null,
+  });
+  r.push(decision(14 * H, 'granted'));
+  r.push({ kind: 'session', key: `session:S${seqBase}:start`, site: SITE, space: 'fablab', equipment: 'laser-1', sessionId: `S${seqBase}`, memberId: member, event: 'start', reason: 'granted', ts: start + 14 * H + 5 * MIN, durationMs: null });
+  for (let m = 0; m <= 60; m += 5) r.push(pow(14 * H + 10 * MIN + m * MIN, m < 50 ? 900 : 20, 1 + m * 0.01));
+  r.push({ kind: 'session', key: `session:S${seqBase}:end`, site: SITE, space: 'fablab', equipment: 'laser-1', sessionId: `S${seqBase}`, memberId: member, event: 'end', reason: 'badge_out', ts: start + 15 * H + 20 * MIN, durationMs: 75 * MIN });
+  r.push(decision(16 * H, 'exit'));
+  return r;
+}
+
+// Two days in Shanghai (UTC+8): local midnight of 2026-11-24 and 2026-11-25.
+const D1 = Date.UTC(2026, 10, 23, 16);
+const D2 = D1 + 24 * H;
+
+let influx: TestInflux;
+let server: TestServer;
+let records: JournalRecord[];
+
+beforeAll(async () => {
+  influx = await startTestInfluxd();
+  server = await makeTestServer({ server: { usage: { siteId: SITE, config: cfg, influx: influx.client } } });
+  records = [...day(D1, server.seed.members.a, 1000), ...day(D2, server.seed.members.b, 2000)];
+  // As the gateway's sink writes them; shuffled, InfluxDB keeps them by time anyway.
+  const lines = records.map((r) => toLine(toPoint(r))).reverse();
+  const res = await influx.client.write(lines.join('\n'), 'ns');
+  expect(res).toEqual({ ok: true });
+}, 60_000);
+
+afterAll(async () => {
+  await server?.close();
+  await influx?.stop();
+});
+
+/** The live run: the same records pushed as the gateway journals them, in time order. */
+function live(from: number, to: number): { sessions: UsageSession[]; open: UsageSession[] } {
+  const s = new Sessioniser(cfg);
+  const out: Output[] = [];
+  for (const r of [...records].sort((a, b) => a.ts - b.ts)) out.push(...s.push(r));
+  expect(s.late).toBe(0);
+  const f = s.flush(to);
+  out.push(...f.closed);
+  return { sessions: out.filter((x): x is UsageSession => x.kind !== 'gap' && x.end > from && x.start < to), open: f.open };
+}
+
+describe('usage read back from InfluxDB', () => {
+  it('gives exactly the sessions of the live run, ids and evidence (journal keys) included', async () => {
+    const from = D1;
+    const to = D2 + 24 * H;
+    const usage = await usageForPeriod(influx.client, cfg, { site: SITE, from, to });
+    expect(usage.records).toBe(records.length);
+    expect(usage.unreadable.count).toBe(0);
+    const expected = live(from, to);
+    expect(usage.sessions).toEqual(expected.sessions);
+    expect(usage.open).toEqual(expected.open);
+    // Per day: desk d1 (one session, the 2-minute flicker merged), desk d2, presence in the lab, a laser run.
+    expect(usage.sessions.map((s) => `${s.kind}:${s.resource}`).sort()).toEqual(
+      ['desk:d1', 'desk:d1', 'desk:d2', 'desk:d2', 'machine:laser-1', 'machine:laser-1', 'presence:fablab', 'presence:fablab'].sort(),
+    );
+    const laser = usage.sessions.find((s) => s.kind === 'machine' && s.start >= D2)!;
+    expect(laser).toMatchObject({ memberId: server.seed.members.b, accessSessionId: 'S2000', runningMs: 50 * MIN, endReason: 'idle' });
+    expect(laser.evidence.first).toMatch(/^pm-laser-1:1:\d+$/);
+  });
+
+  it('a period that starts mid-session still sees the session from its beginning (look-back)', async () => {
+    const from = D1 + 11 * H; // d1 has been occupied since 09:00
+    const usage = await usageForPeriod(influx.client, cfg, { site: SITE, from, to: D1 + 24 * H });
+    const d1 = usage.sessions.find((s) => s.kind === 'desk' && s.resource === 'd1')!;
+    expect(d1.start).toBe(D1 + 9 * H);
+    expect(d1.end).toBe(D1 + 12 * H);
+  });
+
+  it('reports progress window by window, ending at 1', async () => {
+    const seen: number[] = [];
+    await usageForPeriod(influx.client, cfg, { site: SITE, from: D1, to: D1 + 6 * H, onProgress: (p) => seen.push(p) });
+    expect(seen.length).toBeGreaterThan(6);
+    expect(seen.at(-1)).toBe(1);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+  });
+});
+
+describe('GET /api/v1/usage/sessions', () => {
+  const url = (q: string) => `/api/v1/usage/sessions?from=${D1}&to=${D2 + 24 * H}${q}`;
+
+  it('staff see every session and the gaps; filters by kind and resource', async () => {
+    const res = await server.request('manager', 'GET', url(''));
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ sessions: UsageSession[]; records: number }>();
+    expect(body.sessions).toHaveLength(8);
+    expect(body.records).toBe(records.length);
+    const desks = (await server.request('auditor', 'GET', url('&kind=desk&resource=d2'))).json<{ sessions: UsageSession[] }>();
+    expect(desks.sessions.map((s) => s.resource)).toEqual(['d2', 'd2']);
+  });
+
+  it('a member sees only their own presence and machine sessions, never desks or gaps', async () => {
+    const res = await server.request('memberA', 'GET', url(`&memberId=${server.seed.members.b}`));
+    expect(res.statusCode).toBe(200);
+    const body = res.json<{ sessions: UsageSession[]; gaps: unknown[] }>();
+    expect(body.sessions.map((s) => `${s.kind}:${s.memberId}`).sort()).toEqual([`machine:${server.seed.members.a}`, `presence:${server.seed.members.a}`]);
+    expect(body.gaps).toEqual([]);
+  });
+
+  it('refuses an empty or too long period with what to change', async () => {
+    const empty = await server.request('manager', 'GET', `/api/v1/usage/sessions?from=${D2}&to=${D1}`);
+    expect(empty.statusCode).toBe(422);
+    expect(empty.json<{ detail: string }>().detail).toMatch(/from .* must be before to/);
+    const long = await server.request('manager', 'GET', `/api/v1/usage/sessions?from=${T0}&to=${T0 + 100 * 24 * H}`);
+    expect(long.statusCode).toBe(422);
+    expect(long.json<{ detail: string }>().detail).toMatch(/at most 93 days/);
+  });
+
+  it('a server without site and InfluxDB answers 503 and says what to configure', async () => {
+    const bare = await makeTestServer({ bare: true });
+    try {
+      const res = await bare.request('manager', 'GET', `/api/v1/usage/sessions?from=${D1}&to=${D2}`);
+      expect(res.statusCode).toBe(503);
+      expect(res.json<{ detail: string }>().detail).toMatch(/--influx-url/);
+    } finally {
+      await bare.close();
+    }
+  });
+});
