@@ -541,7 +541,10 @@ export class Sessioniser {
   // Device health -------------------------------------------------------------
 
   private health(r: HealthSignal, out: Output[]): void {
-    if (r.online !== false) {
+    // Battery and link reports say nothing about availability: only `online` does (and any reading).
+    // So usage never depends on them, and a period can be read back without them.
+    if (r.online === null) return;
+    if (r.online) {
       const resource = this.cfg.deskSensors[r.device]?.desk ?? this.cfg.machineMeters[r.device];
       if (resource !== undefined) this.online(r.device, resource, r.ts, out);
       return;

@@ -16,8 +16,8 @@ import { fromPoint, MEASUREMENTS, PointReadError } from '../../core/points.js';
 import { Sessioniser, type SessioniserConfig, type UnknownGap, type UsageSession } from '../../core/usage/sessioniser.js';
 import { quoteIdentifier, type InfluxV1Client } from '../../gateway/influx/client.js';
 
-/** The measurements the sessioniser reads. */
-export const USAGE_MEASUREMENTS = [MEASUREMENTS.occupancy, MEASUREMENTS.power, MEASUREMENTS.health, MEASUREMENTS.decision, MEASUREMENTS.session] as const;
+/** The measurements the sessioniser reads in full (and device_health: availability changes only). */
+export const USAGE_MEASUREMENTS = [MEASUREMENTS.occupancy, MEASUREMENTS.power, MEASUREMENTS.decision, MEASUREMENTS.session] as const;
 
 export interface ReadbackOptions {
   readonly site: string;
@@ -62,10 +62,13 @@ export async function* readRecords(
   const site = o.site.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
   for (let start = o.from; start < o.to; start += windowMs) {
     const end = Math.min(o.to, start + windowMs);
-    const q = `SELECT * FROM ${measurements} WHERE "site" = '${site}' AND time >= ${start}ms AND time < ${end}ms`;
-    const [result] = await influx.query(q, { epoch: 'ms' });
+    const span = `"site" = '${site}' AND time >= ${start}ms AND time < ${end}ms`;
+    // Health reports without `online` (battery, link) do not bear on usage (the sessioniser ignores them):
+    // only availability changes are read.
+    const q = `SELECT * FROM ${measurements} WHERE ${span}; SELECT * FROM ${quoteIdentifier(MEASUREMENTS.health)} WHERE ${span} AND ("online" = 0 OR "online" = 1)`;
+    const results = await influx.query(q, { epoch: 'ms' });
     const batch: JournalRecord[] = [];
-    for (const series of result?.series ?? []) {
+    for (const series of results.flatMap((r) => r.series)) {
       if ((series as { partial?: boolean }).partial === true) {
         throw new UsageReadError(`InfluxDB cut the answer for ${series.name} short (max-row-limit); raise max-row-limit or read smaller windows`);
       }

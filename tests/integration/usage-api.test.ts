@@ -83,6 +83,9 @@ function day(start: number, member: string, seqBase: number): JournalRecord[] {
   for (let m = 0; m <= 60; m += 5) r.push(pow(14 * H + 10 * MIN + m * MIN, m < 50 ? 900 : 20, 1 + m * 0.01));
   r.push({ kind: 'session', key: `session:S${seqBase}:end`, site: SITE, space: 'fablab', equipment: 'laser-1', sessionId: `S${seqBase}`, memberId: member, event: 'end', reason: 'badge_out', ts: start + 15 * H + 20 * MIN, durationMs: 75 * MIN });
   r.push(decision(16 * H, 'exit'));
+  // d2's sensor drops off the network for an hour; its battery report in between does not end the gap.
+  const health = (t: number, online: boolean | null): JournalRecord => ({ ...common('occ-d2', start + t, ++seq, 'occupancy-sensor', { type: 'desk', id: 'd2' }, 'cowork'), kind: 'health', online, batteryPct: online === null ? 80 : null, linkQuality: null });
+  r.push(health(18 * H, false), health(18 * H + 30 * MIN, null), health(19 * H, true));
   return r;
 }
 
@@ -125,7 +128,8 @@ describe('usage read back from InfluxDB', () => {
     const from = D1;
     const to = D2 + 24 * H;
     const usage = await usageForPeriod(influx.client, cfg, { site: SITE, from, to });
-    expect(usage.records).toBe(records.length);
+    // Battery reports (health without `online`) are not read back: they bear on nothing.
+    expect(usage.records).toBe(records.filter((r) => r.kind !== 'health' || r.online !== null).length);
     expect(usage.unreadable.count).toBe(0);
     const expected = live(from, to);
     expect(usage.sessions).toEqual(expected.sessions);
@@ -164,9 +168,10 @@ describe('GET /api/v1/usage/sessions', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json<{ sessions: UsageSession[]; records: number }>();
     expect(body.sessions).toHaveLength(8);
-    expect(body.records).toBe(records.length);
-    const desks = (await server.request('auditor', 'GET', url('&kind=desk&resource=d2'))).json<{ sessions: UsageSession[] }>();
+    expect(body.records).toBe(records.length - 2);
+    const desks = (await server.request('auditor', 'GET', url('&kind=desk&resource=d2'))).json<{ sessions: UsageSession[]; gaps: { from: number; to: number }[] }>();
     expect(desks.sessions.map((s) => s.resource)).toEqual(['d2', 'd2']);
+    expect(desks.gaps).toEqual([D1, D2].map((d) => ({ device: 'occ-d2', resource: 'd2', from: d + 18 * H, to: d + 19 * H })));
   });
 
   it('a member sees only their own presence and machine sessions, never desks or gaps', async () => {
