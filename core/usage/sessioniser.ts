@@ -190,6 +190,8 @@ interface MachineRun {
   energyKwh: number;
   memberId: string | null;
   accessSessionId: string | null;
+  /** When its one live silence deadline is due (older ones are stale). */
+  silenceAt: number;
   ev: Ev;
 }
 
@@ -228,6 +230,36 @@ export function initialState(): SessionState {
 
 export type Output = UsageSession | UnknownGap;
 
+/** A desk session still open: occupied, or vacated less than the merge gap ago (`vacatedAt`). */
+export interface OpenDesk {
+  readonly start: number;
+  readonly vacatedAt: number | null;
+}
+
+/** A machine session still open: running now, or in an idle stretch since `idleSince`. */
+export interface OpenMachine {
+  readonly start: number;
+  readonly running: boolean;
+  readonly idleSince: number | null;
+  /** Time of the meter's last reading. */
+  readonly lastTs: number;
+  readonly memberId: string | null;
+  readonly accessSessionId: string | null;
+}
+
+/** Everything open at a moment (Sessioniser.openSessions): the live view's input. Plain data. */
+export interface OpenSessions {
+  readonly at: number;
+  readonly desks: Readonly<Record<string, OpenDesk>>;
+  /** Space → member → since (a granted entry). */
+  readonly presence: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  readonly machines: Readonly<Record<string, OpenMachine>>;
+  /** The badge session running at each machine. */
+  readonly access: Readonly<Record<string, { readonly sessionId: string; readonly memberId: string }>>;
+  /** Desk sensors and meters reported offline, since when. */
+  readonly offline: Readonly<Record<string, number>>;
+}
+
 const before = (ts: number, key: string, ts2: number, key2: string): boolean => ts < ts2 || (ts === ts2 && key < key2);
 
 export class Sessioniser {
@@ -265,7 +297,8 @@ export class Sessioniser {
     let i = s.buffer.length;
     while (i > 0 && before(r.ts, r.key, s.buffer[i - 1]!.ts, s.buffer[i - 1]!.key)) i--;
     if (i > 0 && s.buffer[i - 1]!.key === r.key && s.buffer[i - 1]!.ts === r.ts) return []; // the same record twice
-    s.buffer.splice(i, 0, r);
+    if (i === s.buffer.length) s.buffer.push(r);
+    else s.buffer.splice(i, 0, r);
     if (r.ts > s.newest) s.newest = r.ts;
     return this.release(s.newest - this.cfg.allowedLatenessMs);
   }
@@ -307,6 +340,43 @@ export class Sessioniser {
     return { closed, open, openGaps };
   }
 
+  /**
+   * What is open at `now`, for the live view (core/usage/live.ts); read-only.
+   * The live view cannot wait `allowedLatenessMs` for the watermark, so this
+   * answers as if the stream ended now: on a copy of the state, every buffered
+   * record is processed and the deadlines up to `now` fire. The sessioniser
+   * itself is untouched: records still wait for the watermark, and a late one
+   * is placed where it belongs. Costs a copy of the state (the buffer by
+   * reference) and the buffered records once more; `buffered` tells the
+   * caller how many that is. With `pending` false the buffer is left out:
+   * what is open as of the watermark (now − allowed lateness), at the cost of
+   * a copy of the state alone.
+   */
+  openSessions(now: number, pending = true): OpenSessions {
+    const { buffer, ...rest } = this.s;
+    const probe = new Sessioniser(this.cfg, { ...structuredClone(rest), buffer: pending ? buffer.slice() : [] });
+    if (pending) probe.release(now, true);
+    else probe.release(now - this.cfg.allowedLatenessMs);
+    const p = probe.s;
+    const machines: Record<string, OpenMachine> = {};
+    for (const [eq, run] of Object.entries(p.machines)) {
+      machines[eq] = { start: run.start, running: run.running, idleSince: run.idleSince, lastTs: run.lastTs, memberId: run.memberId, accessSessionId: run.accessSessionId };
+    }
+    const desks: Record<string, OpenDesk> = {};
+    for (const [desk, d] of Object.entries(p.desks)) desks[desk] = { start: d.start, vacatedAt: d.vacatedAt };
+    const presence: Record<string, Record<string, number>> = {};
+    for (const [space, members] of Object.entries(p.presence)) {
+      const open = Object.entries(members);
+      if (open.length > 0) presence[space] = Object.fromEntries(open.map(([m, o]) => [m, o.start]));
+    }
+    return { at: now, desks, presence, machines, access: p.access, offline: p.offline };
+  }
+
+  /** Records waiting for the watermark (what openSessions processes once more). */
+  get buffered(): number {
+    return this.s.buffer.length;
+  }
+
   // -------------------------------------------------------------------------
 
   private release(upTo: number, all = false): Output[] {
@@ -321,7 +391,7 @@ export class Sessioniser {
       s.doneKey = r.key;
       n++;
     }
-    if (n > 0) s.buffer.splice(0, n);
+    for (let k = 0; k < n; k++) s.buffer.shift();
     this.fire(upTo, out, null);
     // Deadlines up to upTo have fired: a record from before then would come too late to be placed.
     if (upTo > s.doneTs) {
@@ -338,7 +408,7 @@ export class Sessioniser {
       const [at, kind, id, member] = heapPop(s.timers);
       if (kind === 'desk') this.deskDeadline(id, at, out);
       else if (kind === 'presence') this.presenceDeadline(id, member, at, out);
-      else this.machineDeadline(id, at, out);
+      else this.machineDeadline(id, at, member, out);
     }
   }
 
@@ -486,9 +556,11 @@ export class Sessioniser {
         energyKwh: 0,
         memberId: access?.memberId ?? null,
         accessSessionId: access?.sessionId ?? null,
+        silenceAt: r.ts + this.cfg.meterSilenceMs,
         ev: { first: r.key, last: r.key, count: 1 },
       };
-      heapPush(s.timers, [r.ts + this.cfg.meterSilenceMs, 'machine', eq, String(r.ts)]);
+      // One silence deadline per session, moved on when it comes due (not one per reading).
+      heapPush(s.timers, [r.ts + this.cfg.meterSilenceMs, 'machine', eq, 'silence']);
       return;
     }
     // Between the last reading and this one the machine kept the last reading's state.
@@ -505,26 +577,33 @@ export class Sessioniser {
     } else if (run.running) {
       run.running = false;
       run.idleSince = r.ts;
-      heapPush(s.timers, [r.ts + m.idleMs, 'machine', eq, String(r.ts)]);
+      heapPush(s.timers, [r.ts + m.idleMs, 'machine', eq, 'idle']);
     }
-    heapPush(s.timers, [r.ts + this.cfg.meterSilenceMs, 'machine', eq, String(r.ts)]);
   }
 
-  private machineDeadline(eq: string, at: number, out: Output[]): void {
+  private machineDeadline(eq: string, at: number, tag: string, out: Output[]): void {
     const run = this.s.machines[eq];
     if (!run) return;
     const m = this.cfg.machines[eq]!;
-    if (run.idleSince !== null && at === run.idleSince + m.idleMs) {
+    if (tag === 'idle') {
+      if (run.idleSince === null || at !== run.idleSince + m.idleMs) return;
       // Idle too long: the session ended when the machine went idle; the idle tail is not its time.
       run.idleMs -= run.lastTs - run.idleSince;
       delete this.s.machines[eq];
       out.push(this.machineSession(eq, run, run.idleSince, false, 'idle'));
-    } else if (at === run.lastTs + this.cfg.meterSilenceMs) {
-      delete this.s.machines[eq];
-      const end = run.idleSince ?? run.lastTs;
-      if (run.idleSince !== null) run.idleMs -= run.lastTs - run.idleSince;
-      out.push(this.machineSession(eq, run, end, true, 'silent'));
+      return;
     }
+    if (at !== run.silenceAt) return;
+    if (at < run.lastTs + this.cfg.meterSilenceMs) {
+      // It has spoken since: the deadline moves to its last reading's.
+      run.silenceAt = run.lastTs + this.cfg.meterSilenceMs;
+      heapPush(this.s.timers, [run.silenceAt, 'machine', eq, 'silence']);
+      return;
+    }
+    delete this.s.machines[eq];
+    const end = run.idleSince ?? run.lastTs;
+    if (run.idleSince !== null) run.idleMs -= run.lastTs - run.idleSince;
+    out.push(this.machineSession(eq, run, end, true, 'silent'));
   }
 
   private machineSession(eq: string, run: MachineRun, end: number, inferred: boolean, reason: EndReason): UsageSession {
