@@ -124,7 +124,13 @@ if (P.influx && last) {
     }
     const writeS = (performance.now() - w0) / 1000;
     const r0 = performance.now();
-    const usage = await usageForPeriod(client, cfg, { site: world.site.id, from: START, to: END, lookbackMs: 0, onProgress: (d) => (Math.round(d * 100) % 10 === 0 ? log(`reading back: ${Math.round(d * 100)} %`) : undefined) });
+    let decile = -1;
+    const progress = (d: number) => {
+      if (Math.floor(d * 10) === decile) return;
+      decile = Math.floor(d * 10);
+      log(`reading back: ${decile * 10} %`);
+    };
+    const usage = await usageForPeriod(client, cfg, { site: world.site.id, from: START, to: END, lookbackMs: 0, onProgress: progress });
     const r1 = performance.now();
     report({ site: world.site, from: START, to: END, sessions: [...usage.sessions, ...usage.open], gaps: usage.gaps });
     const r2 = performance.now();

@@ -4,8 +4,9 @@
  * the gateway runs live (core/usage/sessioniser.ts). This is what billing,
  * reports and the usage API compute from.
  *
- * Reading goes in windows (an hour by default), so memory stays bounded by
- * one window of records and the sessioniser's state whatever the period. The
+ * Reading goes in windows (six hours by default), so memory stays bounded by
+ * two windows of records and the sessioniser's state whatever the period;
+ * the next window is asked for while the current one is processed. The
  * run starts `lookbackMs` before the period so that sessions already running
  * at its start (a member in since the morning, a desk occupied overnight) are
  * known from their beginning; the sessions returned are those that overlap
@@ -49,7 +50,8 @@ export class UsageReadError extends Error {
 }
 
 const DEFAULT_LOOKBACK_MS = 24 * 3600_000;
-const DEFAULT_WINDOW_MS = 3600_000;
+/** Six hours: long enough that InfluxDB's per-query cost is amortised, short enough to bound memory. */
+const DEFAULT_WINDOW_MS = 6 * 3600_000;
 
 /** The records of [from, to) for a site, oldest first, in (ts, key) order within each window. */
 export async function* readRecords(
@@ -60,13 +62,21 @@ export async function* readRecords(
   const windowMs = o.windowMs ?? DEFAULT_WINDOW_MS;
   const measurements = USAGE_MEASUREMENTS.map(quoteIdentifier).join(',');
   const site = o.site.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
-  for (let start = o.from; start < o.to; start += windowMs) {
+  const ask = (start: number) => {
     const end = Math.min(o.to, start + windowMs);
     const span = `"site" = '${site}' AND time >= ${start}ms AND time < ${end}ms`;
     // Health reports without `online` (battery, link) do not bear on usage (the sessioniser ignores them):
     // only availability changes are read.
     const q = `SELECT * FROM ${measurements} WHERE ${span}; SELECT * FROM ${quoteIdentifier(MEASUREMENTS.health)} WHERE ${span} AND ("online" = 0 OR "online" = 1)`;
-    const results = await influx.query(q, { epoch: 'ms' });
+    return influx.query(q, { epoch: 'ms' });
+  };
+  let next = o.from < o.to ? ask(o.from) : null;
+  for (let start = o.from; start < o.to; start += windowMs) {
+    const end = Math.min(o.to, start + windowMs);
+    const results = await next!;
+    next = end < o.to ? ask(end) : null;
+    // A failed prefetch must not go unhandled while this window is processed; it is awaited next turn.
+    next?.catch(() => undefined);
     const batch: JournalRecord[] = [];
     for (const series of results.flatMap((r) => r.series)) {
       if ((series as { partial?: boolean }).partial === true) {
