@@ -264,6 +264,12 @@ const before = (ts: number, key: string, ts2: number, key2: string): boolean => 
 
 export class Sessioniser {
   private readonly s: SessionState;
+  /**
+   * Records before it in the buffer are processed, and dropped in bulk once
+   * they are half of it: taking them off one release at a time moved the whole
+   * buffer (a minute of records) on every push.
+   */
+  private head = 0;
 
   constructor(
     private readonly cfg: SessioniserConfig,
@@ -274,6 +280,7 @@ export class Sessioniser {
 
   /** A copy of the state (plain data). */
   snapshot(): SessionState {
+    this.compact();
     return JSON.parse(JSON.stringify(this.s, (_k, v: unknown) => (v === -Infinity ? '-Infinity' : v)), (_k, v: unknown) => (v === '-Infinity' ? -Infinity : v)) as SessionState;
   }
 
@@ -295,8 +302,8 @@ export class Sessioniser {
     }
     // Insert in (ts, key) order; arrivals are mostly in order, so search from the end.
     let i = s.buffer.length;
-    while (i > 0 && before(r.ts, r.key, s.buffer[i - 1]!.ts, s.buffer[i - 1]!.key)) i--;
-    if (i > 0 && s.buffer[i - 1]!.key === r.key && s.buffer[i - 1]!.ts === r.ts) return []; // the same record twice
+    while (i > this.head && before(r.ts, r.key, s.buffer[i - 1]!.ts, s.buffer[i - 1]!.key)) i--;
+    if (i > this.head && s.buffer[i - 1]!.key === r.key && s.buffer[i - 1]!.ts === r.ts) return []; // the same record twice
     if (i === s.buffer.length) s.buffer.push(r);
     else s.buffer.splice(i, 0, r);
     if (r.ts > s.newest) s.newest = r.ts;
@@ -354,7 +361,7 @@ export class Sessioniser {
    */
   openSessions(now: number, pending = true): OpenSessions {
     const { buffer, ...rest } = this.s;
-    const probe = new Sessioniser(this.cfg, { ...structuredClone(rest), buffer: pending ? buffer.slice() : [] });
+    const probe = new Sessioniser(this.cfg, { ...structuredClone(rest), buffer: pending ? buffer.slice(this.head) : [] });
     if (pending) probe.release(now, true);
     else probe.release(now - this.cfg.allowedLatenessMs);
     const p = probe.s;
@@ -374,7 +381,7 @@ export class Sessioniser {
 
   /** Records waiting for the watermark (what openSessions processes once more). */
   get buffered(): number {
-    return this.s.buffer.length;
+    return this.s.buffer.length - this.head;
   }
 
   // -------------------------------------------------------------------------
@@ -382,7 +389,7 @@ export class Sessioniser {
   private release(upTo: number, all = false): Output[] {
     const s = this.s;
     const out: Output[] = [];
-    let n = 0;
+    let n = this.head;
     while (n < s.buffer.length && (all || s.buffer[n]!.ts <= upTo)) {
       const r = s.buffer[n]!;
       this.fire(r.ts, out, r.key);
@@ -391,7 +398,8 @@ export class Sessioniser {
       s.doneKey = r.key;
       n++;
     }
-    for (let k = 0; k < n; k++) s.buffer.shift();
+    this.head = n;
+    if (n >= 1024 && 2 * n >= s.buffer.length) this.compact();
     this.fire(upTo, out, null);
     // Deadlines up to upTo have fired: a record from before then would come too late to be placed.
     if (upTo > s.doneTs) {
@@ -399,6 +407,12 @@ export class Sessioniser {
       s.doneKey = '\uffff';
     }
     return out;
+  }
+
+  private compact(): void {
+    if (this.head === 0) return;
+    this.s.buffer.splice(0, this.head);
+    this.head = 0;
   }
 
   /** Fires deadlines due at or before t (strictly before when a record at t follows: the record comes first). */
