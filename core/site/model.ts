@@ -5,7 +5,7 @@
  * ./validate.ts, since JSON Schema cannot express them.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { PolicyHoursSchema } from '../policy/snapshot.js';
+import { END_PATTERN, PolicyHoursSchema, START_PATTERN } from '../policy/snapshot.js';
 
 /** Identifiers appear in MQTT topics and InfluxDB tags: no wildcards, separators or spaces. */
 export const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
@@ -34,6 +34,33 @@ export const FORMATS_BY_KIND: Readonly<Record<DeviceKind, readonly DeviceFormat[
 
 const literalUnion = <T extends readonly string[]>(values: T, description: string) =>
   Type.Union(values.map((v) => Type.Literal(v)), { description }) as unknown as ReturnType<typeof Type.String> & { static: T[number] };
+
+/** A local calendar date. Whether it exists (no 2025-02-30) is checked in ./validate.ts. */
+export const DATE_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$';
+const LocalDate = (description: string) => Type.String({ pattern: DATE_PATTERN, description });
+
+/** A date the whole site is closed: 'YYYY-MM-DD', or with a name for reports. */
+export const ClosedDateSchema = Type.Union(
+  [
+    LocalDate('Local date the site is closed, YYYY-MM-DD'),
+    Type.Object(
+      { date: LocalDate('Local date the site is closed, YYYY-MM-DD'), name: Type.Optional(Name) },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: 'A public holiday or closure: YYYY-MM-DD or { date, name }' },
+);
+
+/** A date the site is open with these hours whatever its weekly hours say (调休, a make-up working day). */
+export const ExtraOpenDateSchema = Type.Object(
+  {
+    date: LocalDate('Local date the site is open, YYYY-MM-DD'),
+    from: Type.String({ pattern: START_PATTERN, description: 'Opening time, HH:MM' }),
+    to: Type.String({ pattern: END_PATTERN, description: 'Closing time, HH:MM or 24:00' }),
+    name: Type.Optional(Name),
+  },
+  { additionalProperties: false },
+);
 
 export const Point2 = Type.Object({ x: Type.Number(), y: Type.Number() }, { additionalProperties: false });
 
@@ -175,6 +202,8 @@ export const SiteFileSchema = Type.Object(
         closingWarningS: Type.Optional(Type.Number({ minimum: 0, maximum: 7200, description: 'Warn running machines this long before closing time (default 600 s)' })),
         policyMaxAgeS: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Past this age of the access policy the gateway turns strict: only override badges open (default 24 h)' })),
         certificationLapseDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'A machine certification unused this long lapses (default: never)' })),
+        closedDates: Type.Optional(Type.Array(ClosedDateSchema, { maxItems: 2000, description: 'Dates the whole site is closed (public holidays, closures); utilisation counts no open time on them' })),
+        extraOpenDates: Type.Optional(Type.Array(ExtraOpenDateSchema, { maxItems: 2000, description: 'Dates the site is open with the given hours whatever its weekly hours say (make-up working days, 调休)' })),
       },
       { additionalProperties: false },
     ),
@@ -195,6 +224,8 @@ export type EquipmentDef = Static<typeof EquipmentSchema>;
 export type DeviceDef = Static<typeof DeviceSchema>;
 export type LoginDef = Static<typeof LoginSchema>;
 export type SiteFile = Static<typeof SiteFileSchema>;
+export type ClosedDateDef = Static<typeof ClosedDateSchema>;
+export type ExtraOpenDateDef = Static<typeof ExtraOpenDateSchema>;
 
 export type TargetType = 'desk' | 'door' | 'equipment' | 'space';
 export interface TargetRef {

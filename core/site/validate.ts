@@ -14,10 +14,12 @@
 import type { TSchema } from '@sinclair/typebox';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
+import { END_PATTERN, START_PATTERN } from '../policy/snapshot.js';
 import { CONTROLLER_SILENT_AFTER_MS } from '../protocol/commands.js';
 import { KINDS_BY_DEVICE } from '../signals.js';
 import { MODEL_DEFAULTS, SILENT_AFTER_S_BY_FORMAT } from './models.js';
 import {
+  DATE_PATTERN,
   DEVICE_FORMATS,
   DEVICE_KINDS,
   FORMATS_BY_KIND,
@@ -59,6 +61,7 @@ export type SiteIssueCode =
   | 'credentials'
   | 'format'
   | 'duplicate-identity'
+  | 'calendar'
   | 'too-many-issues';
 
 export interface SiteIssue {
@@ -293,6 +296,15 @@ function patternMessage(schema: TSchema, value: unknown): string {
   if (pattern === '^[a-z0-9][a-z0-9-]{0,63}$') {
     return `${show(value)} is not a valid machine class: use lowercase letters a-z, digits and "-", e.g. laser-cutter, 3d-printer, cnc`;
   }
+  if (pattern === DATE_PATTERN) {
+    return `${show(value)} is not a date: write YYYY-MM-DD, e.g. 2025-10-01`;
+  }
+  if (pattern === START_PATTERN) {
+    return `${show(value)} is not a time: write HH:MM on the 24-hour clock, e.g. 09:00`;
+  }
+  if (pattern === END_PATTERN) {
+    return `${show(value)} is not a time: write HH:MM on the 24-hour clock, e.g. 18:00, or 24:00 for the end of the day`;
+  }
   if (pattern?.startsWith('^(sha256|scrypt)')) {
     return 'must be a hash starting with sha256$ or scrypt$, as written by facility init (see docs/site-file.md, "Credentials")';
   }
@@ -337,6 +349,17 @@ function literalValues(schema: TSchema): string[] | null {
  */
 function unionOfObjects(error: ValueError, root: unknown, path: SitePath): SiteIssue[] {
   const variants = (error.schema as { anyOf?: TSchema[] }).anyOf ?? [];
+  // A short form and a long one (closedDates: "2025-10-01" or { date, name }): the value's type says which was meant.
+  const textAt = variants.findIndex((v) => (v as { type?: unknown }).type === 'string');
+  if (textAt >= 0) {
+    const value = error.value;
+    const objectAt = variants.findIndex((v) => (v as { type?: unknown }).type === 'object');
+    const chosen = typeof value === 'string' ? textAt : isObj(value) && objectAt >= 0 ? objectAt : -1;
+    if (chosen >= 0) return translateAll(error.errors[chosen] ?? [], root);
+    const text = (variants[textAt] as { pattern?: string }).pattern === DATE_PATTERN ? 'a date (YYYY-MM-DD)' : 'text';
+    const keys = objectAt >= 0 ? Object.keys((variants[objectAt] as { properties?: Record<string, unknown> }).properties ?? {}) : [];
+    return [{ path, code: 'invalid-value', message: typeMessage(keys.length > 0 ? `${text} or a mapping { ${keys.map((k) => `${k}: …`).join(', ')} }` : text, value) }];
+  }
   const keysOf = (s: TSchema): string[] => Object.keys((s as { properties?: Record<string, unknown> }).properties ?? {});
   const options = variants.map(keysOf).map((keys) => `${keys.join('/')}:`);
   // "hash: or secret:", "hash:, secret: or login:".
@@ -469,6 +492,8 @@ function semanticIssues(root: Obj): SiteIssue[] {
     }
   }
 
+  if (isObj(site)) calendarIssues(site, add);
+
   // Unique ids, and an index per collection for references.
   const index = {} as Record<Collection, Map<string, Obj>>;
   for (const coll of COLLECTIONS) {
@@ -576,6 +601,44 @@ function semanticIssues(root: Obj): SiteIssue[] {
 }
 
 type AddIssue = (path: SitePath, code: SiteIssueCode, message: string) => void;
+
+const DATE_RE = new RegExp(DATE_PATTERN);
+const START_RE = new RegExp(START_PATTERN);
+const END_RE = new RegExp(END_PATTERN);
+/** A well-formed YYYY-MM-DD that names a day of the calendar (not 2025-02-30). */
+const isCalendarDate = (date: string): boolean => new Date(`${date}T00:00:00Z`).toISOString().slice(0, 10) === date;
+const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+/** Closed and extra open dates: real dates, each closed date once, no date both closed and open, hours that open before they close. */
+function calendarIssues(site: Obj, add: AddIssue): void {
+  const closedAt = new Map<string, number>();
+  const closed = Array.isArray(site.closedDates) ? (site.closedDates as unknown[]) : [];
+  closed.forEach((entry, i) => {
+    const date = typeof entry === 'string' ? entry : isObj(entry) ? str(entry, 'date') : undefined;
+    if (date === undefined || !DATE_RE.test(date)) return; // a schema error
+    const path: SitePath = typeof entry === 'string' ? ['site', 'closedDates', i] : ['site', 'closedDates', i, 'date'];
+    if (!isCalendarDate(date)) return add(path, 'invalid-value', `${show(date)} is not a day of the calendar; check the month and day`);
+    const first = closedAt.get(date);
+    if (first !== undefined) add(path, 'calendar', `${date} is already listed at site.closedDates[${first}]; list each closed date once`);
+    else closedAt.set(date, i);
+  });
+  const extra = Array.isArray(site.extraOpenDates) ? (site.extraOpenDates as unknown[]) : [];
+  extra.forEach((entry, i) => {
+    if (!isObj(entry)) return;
+    const date = str(entry, 'date');
+    if (date !== undefined && DATE_RE.test(date)) {
+      if (!isCalendarDate(date)) add(['site', 'extraOpenDates', i, 'date'], 'invalid-value', `${show(date)} is not a day of the calendar; check the month and day`);
+      else if (closedAt.has(date)) {
+        add(['site', 'extraOpenDates', i, 'date'], 'calendar', `${date} is also a closed date (site.closedDates[${closedAt.get(date)!}]); a date is either closed or open, remove one of them`);
+      }
+    }
+    const from = str(entry, 'from');
+    const to = str(entry, 'to');
+    if (from !== undefined && to !== undefined && START_RE.test(from) && END_RE.test(to) && minutes(to) <= minutes(from)) {
+      add(['site', 'extraOpenDates', i, 'to'], 'invalid-value', `closes at ${to}, not after it opens at ${from}; give a closing time later the same day (24:00 for midnight)`);
+    }
+  });
+}
 
 /** What the schema cannot check in a hash or a secret reference (a device's, or a shared login's). */
 function credentialIssues(cred: unknown, path: SitePath, add: AddIssue): void {

@@ -30,6 +30,7 @@ function base(): Record<string, unknown> & { devices: Record<string, unknown>[] 
 
 type Mutate = (s: ReturnType<typeof base>) => void;
 const dev = (s: ReturnType<typeof base>, i: number): Record<string, unknown> => s.devices[i]!;
+const siteFields = (s: ReturnType<typeof base>): Record<string, unknown> => s.site as Record<string, unknown>;
 
 describe('validateSite', () => {
   it('accepts a valid site and resolves devices', () => {
@@ -73,6 +74,15 @@ describe('validateSite', () => {
     expect(() => (site.devices as Map<string, unknown>).delete('occ-1')).toThrow(TypeError);
     (input.site as { name: string }).name = 'changed';
     expect(site.file.site.name).toBe('Demo');
+  });
+
+  it('accepts closed dates (short and named) and make-up working days', () => {
+    const s = base();
+    siteFields(s).closedDates = ['2025-10-01', { date: '2025-10-02', name: '国庆节' }];
+    siteFields(s).extraOpenDates = [{ date: '2025-09-28', from: '09:00', to: '18:00', name: '国庆调休' }, { date: '2025-10-11', from: '09:00', to: '24:00' }];
+    const r = validateSite(s);
+    expect(r.ok ? [] : r.errors.map(formatSiteIssue)).toEqual([]);
+    expect(r.ok && r.site.file.site.closedDates).toEqual(['2025-10-01', { date: '2025-10-02', name: '国庆节' }]);
   });
 
   it('canonicalises the time zone name', () => {
@@ -121,6 +131,18 @@ describe('validateSite', () => {
     ['measures empty', (s) => (dev(s, 2).measures = []), 'devices[2].measures', 'measures', /lists no signal kinds/],
     ['reserved id', (s) => (dev(s, 0).id = 'Gateway'), 'devices[0].id', 'reserved-id', /reserved for the gateway itself/],
     ['spaces empty', (s) => (s.spaces = []), 'spaces', 'invalid-value', /needs at least 1 entry/],
+    ['closed date form', (s) => (siteFields(s).closedDates = ['2025-13-01']), 'site.closedDates[0]', 'invalid-value', /^"2025-13-01" is not a date: write YYYY-MM-DD, e\.g\. 2025-10-01$/],
+    ['closed date neither text nor mapping', (s) => (siteFields(s).closedDates = [20251001]), 'site.closedDates[0]', 'invalid-value', /^must be a date \(YYYY-MM-DD\) or a mapping \{ date: …, name: … \}, not 20251001$/],
+    ['closed date misspelt field', (s) => (siteFields(s).closedDates = [{ date: '2025-10-01', nmae: '国庆节' }]), 'site.closedDates[0].nmae', 'unknown-field', /did you mean "name"\?/],
+    ['closed date mapping without date', (s) => (siteFields(s).closedDates = [{ name: '国庆节' }]), 'site.closedDates[0]', 'required', /required field "date" is missing/],
+    ['closed date not in the calendar', (s) => (siteFields(s).closedDates = [{ date: '2025-02-29' }]), 'site.closedDates[0].date', 'invalid-value', /"2025-02-29" is not a day of the calendar/],
+    ['closed date twice', (s) => (siteFields(s).closedDates = ['2025-10-01', { date: '2025-10-01', name: '国庆节' }]), 'site.closedDates[1].date', 'calendar', /2025-10-01 is already listed at site\.closedDates\[0\]/],
+    ['extra open date time form', (s) => (siteFields(s).extraOpenDates = [{ date: '2025-09-28', from: '9:00', to: '18:00' }]), 'site.extraOpenDates[0].from', 'invalid-value', /"9:00" is not a time: write HH:MM/],
+    ['extra open date closing form', (s) => (siteFields(s).extraOpenDates = [{ date: '2025-09-28', from: '09:00', to: '25:00' }]), 'site.extraOpenDates[0].to', 'invalid-value', /or 24:00 for the end of the day/],
+    ['extra open date missing hours', (s) => (siteFields(s).extraOpenDates = [{ date: '2025-09-28' }]), 'site.extraOpenDates[0]', 'required', /required field "from" is missing/],
+    ['extra open date closes before it opens', (s) => (siteFields(s).extraOpenDates = [{ date: '2025-09-28', from: '18:00', to: '09:00' }]), 'site.extraOpenDates[0].to', 'invalid-value', /closes at 09:00, not after it opens at 18:00/],
+    ['extra open date not in the calendar', (s) => (siteFields(s).extraOpenDates = [{ date: '2025-09-31', from: '09:00', to: '18:00' }]), 'site.extraOpenDates[0].date', 'invalid-value', /not a day of the calendar/],
+    ['date both closed and open', (s) => ((siteFields(s).closedDates = ['2025-09-28']), (siteFields(s).extraOpenDates = [{ date: '2025-09-28', from: '09:00', to: '18:00' }])), 'site.extraOpenDates[0].date', 'calendar', /2025-09-28 is also a closed date \(site\.closedDates\[0\]\); a date is either closed or open/],
   ];
 
   it.each(cases)('%s', (_name, mutate, path, code, message) => {
