@@ -49,7 +49,7 @@ export interface ExtraOpenDate {
 
 export interface CalendarSpec {
   readonly timezone: string;
-  /** Weekly hours; absent, null or empty: always open. */
+  /** Weekly hours; absent or null: always open; an empty list: never open (as access decisions read it). */
   readonly hours?: readonly Period[] | null;
   /** A second weekly schedule the first is narrowed to (a space's own hours); absent, null or empty: no narrowing. */
   readonly narrowTo?: readonly Period[] | null;
@@ -85,7 +85,7 @@ function mergeRanges(list: [number, number][]): MinuteRanges {
 }
 
 function weekdayRanges(periods: readonly Period[] | null | undefined, weekday: number): MinuteRanges {
-  if (!periods || periods.length === 0) return ALWAYS;
+  if (!periods) return ALWAYS;
   return mergeRanges(periods.filter((p) => p.days.includes(weekday)).map((p): [number, number] => [minuteOf(p.from), minuteOf(p.to)]));
 }
 
@@ -111,7 +111,7 @@ function intersectRanges(a: MinuteRanges, b: MinuteRanges): MinuteRanges {
  */
 export function openingCalendar(spec: CalendarSpec): OpeningCalendar {
   const weekly: MinuteRanges[] = [[]];
-  for (let wd = 1; wd <= 7; wd++) weekly.push(intersectRanges(weekdayRanges(spec.hours, wd), weekdayRanges(spec.narrowTo, wd)));
+  for (let wd = 1; wd <= 7; wd++) weekly.push(spec.narrowTo && spec.narrowTo.length > 0 ? intersectRanges(weekdayRanges(spec.hours, wd), weekdayRanges(spec.narrowTo, wd)) : weekdayRanges(spec.hours, wd));
   const closed = new Set((spec.closedDates ?? []).map((c) => (typeof c === 'string' ? c : c.date)));
   const extraLists = new Map<string, [number, number][]>();
   for (const e of spec.extraOpenDates ?? []) {
@@ -124,19 +124,20 @@ export function openingCalendar(spec: CalendarSpec): OpeningCalendar {
 }
 
 /**
- * The calendar of a site, or of one of its spaces: the site's weekly hours
- * narrowed by the space's own `openingHours`, with the site's closed dates
- * and extra open dates.
+ * The calendar of a site, or of one of its spaces: the space's own
+ * `openingHours` where it has them, else the site's (as access decisions
+ * read them, core/access/decide.ts), with the site's closed dates and extra
+ * open dates.
  */
 export function siteCalendar(site: Site, space?: string): OpeningCalendar {
   const s = site.file.site;
-  let narrowTo: readonly Period[] | undefined;
+  let hours: readonly Period[] | undefined = s.openingHours;
   if (space !== undefined) {
     const def = site.spaces.get(space);
     if (!def) throw new RangeError(`site "${site.id}" has no space "${space}"`);
-    narrowTo = def.openingHours;
+    hours = def.openingHours ?? s.openingHours;
   }
-  return openingCalendar({ timezone: site.timezone, hours: s.openingHours, narrowTo, closedDates: s.closedDates, extraOpenDates: s.extraOpenDates });
+  return openingCalendar({ timezone: site.timezone, hours, closedDates: s.closedDates, extraOpenDates: s.extraOpenDates });
 }
 
 // ---------------------------------------------------------------------------

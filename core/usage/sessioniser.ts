@@ -343,7 +343,11 @@ export class Sessioniser {
       for (const [member, p] of Object.entries(members)) open.push(session('presence', space, space, member, p.start, end, false, 'open', p.ev));
     }
     // A machine still on: known up to its last reading.
-    for (const [eq, run] of Object.entries(s.machines)) open.push(this.machineSession(eq, run, run.idleSince ?? run.lastTs, false, 'open'));
+    for (const [eq, run] of Object.entries(s.machines)) {
+      // Cut where it is last known to work; an idle stretch it is in is not (yet) its time.
+      const tail = run.idleSince === null ? 0 : run.lastTs - run.idleSince;
+      open.push(this.machineSession(eq, { ...run, idleMs: run.idleMs - tail }, run.idleSince ?? run.lastTs, false, 'open'));
+    }
     return { closed, open, openGaps };
   }
 

@@ -163,6 +163,13 @@ describe('machine sessions', () => {
     expect(s!.energyWh).toBe(Math.round((0.1 + 0.1 + 0.05 + 0.1 + 0.1) * 1e6) / 1000);
   });
 
+  it('a machine still in an idle stretch at the end is cut where it last worked, without the idle tail', () => {
+    const t = (m: number) => at('10:00') + m * MIN;
+    const { open } = run([pow('pm-laser', t(0), 800), pow('pm-laser', t(10), 800), pow('pm-laser', t(15), 20), pow('pm-laser', t(20), 20)], t(21));
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ start: t(0), end: t(15), endReason: 'open', runningMs: 15 * MIN, idleMs: 0 });
+  });
+
   it('without a counter, energy is power over time; a meter gone quiet ends the session at its last reading, inferred', () => {
     const t = (m: number) => at('10:00') + m * MIN;
     const { closed } = run([0, 10, 20, 30, 40, 50, 60].map((m) => pow('pm-printer', t(m), 100)), at('18:00'));

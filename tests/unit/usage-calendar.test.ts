@@ -35,10 +35,14 @@ describe('openIntervals', () => {
   it.each([
     ['absent', undefined],
     ['null', null],
-    ['empty', []],
   ])('%s hours: always open (one interval, the whole period)', (_name, hours) => {
     const cal = openingCalendar({ timezone: SH, hours });
     expect(openIntervals(cal, sh('2026-11-25T07:30'), sh('2026-11-28T11:00'))).toEqual([span('2026-11-25T07:30', '2026-11-28T11:00')]);
+  });
+
+  it('an empty list of hours: never open, as access decisions read it', () => {
+    const cal = openingCalendar({ timezone: SH, hours: [] });
+    expect(openIntervals(cal, sh('2026-11-25T07:30'), sh('2026-11-28T11:00'))).toEqual([]);
   });
 
   it('is clipped to the period, and empty for an empty or reversed period', () => {
@@ -121,7 +125,7 @@ describe('openIntervals', () => {
     ]);
   });
 
-  it('from a site file: site hours, the space narrowing them, closed dates and make-up days', () => {
+  it('from a site file: site hours, a space\'s own hours in their place, closed dates and make-up days', () => {
     const r = validateSite({
       version: 1,
       site: {
