@@ -145,7 +145,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
     if (mode === 'all') {
       // The server (same process): its database is the access policy's source, read again on every change.
       const s = await openServer(config, dataDir, logger);
-      server = { db: s.db, options: { ...s.options, usage: { siteId: site.id, config: sessioniserConfig(site), influx } } };
+      server = { db: s.db, options: { ...s.options, usage: { siteId: site.id, config: sessioniserConfig(site), influx, site } } };
       stack.push({ name: 'server-db', stop: () => s.db.destroy() });
       if (config.sim.enabled && config.sim.demoRoster) await seedDemoRoster(s.db, site, { seed: config.sim.seed, now: systemClock.now(), logger });
       const local = new LocalPolicy(s.db, systemClock, logger);
@@ -197,6 +197,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
       ...(server && { server: server.options }),
       trustProxy: config.server.trustProxy,
       gateway: { health: () => gateway.health(), registry },
+      live: gateway.live,
       onPolicyChange: () => void policy.refresh?.(),
     });
     stack.push({ name: 'http', stop: () => app.close() });
@@ -245,7 +246,7 @@ async function serverUsage(config: FacilityConfig, logger: Logger): Promise<Usag
     username: config.influx.username ?? undefined,
     password: config.influx.password ?? undefined,
   });
-  return { siteId: site.id, config: sessioniserConfig(site), influx };
+  return { siteId: site.id, config: sessioniserConfig(site), influx, site };
 }
 
 /** `facility server`: the server alone (API and pages), for a central server with remote gateways. */

@@ -1,9 +1,11 @@
 /**
- * The utilisation report the benchmark times: the core metrics over the
- * month's sessions and gaps, plus a headline for the summary.
+ * The utilisation report the benchmark times: core/usage/metrics.ts over the
+ * month's sessions and gaps, by day (as the periodic report asks), and the
+ * month's headline figures from its total.
  */
-import type { UnknownGap, UsageSession } from '../../core/usage/sessioniser.js';
 import type { Site } from '../../core/site/model.js';
+import { metricsCalendars, metricsResources, utilisation, type UtilisationReport } from '../../core/usage/metrics.js';
+import type { UnknownGap, UsageSession } from '../../core/usage/sessioniser.js';
 
 export interface ReportInput {
   readonly site: Site;
@@ -13,22 +15,20 @@ export interface ReportInput {
   readonly gaps: readonly UnknownGap[];
 }
 
-export function report(i: ReportInput): { headline: Record<string, number> } {
-  let deskH = 0;
-  let presenceH = 0;
-  let runningH = 0;
-  let energyKwh = 0;
-  const members = new Set<string>();
-  for (const s of i.sessions) {
-    const h = (Math.min(s.end, i.to) - Math.max(s.start, i.from)) / 3_600_000;
-    if (s.kind === 'desk') deskH += h;
-    else if (s.kind === 'presence') presenceH += h;
-    else {
-      runningH += (s.runningMs ?? 0) / 3_600_000;
-      energyKwh += (s.energyWh ?? 0) / 1000;
-    }
-    if (s.memberId !== null) members.add(s.memberId);
-  }
-  const r = (x: number) => Math.round(x * 10) / 10;
-  return { headline: { deskHours: r(deskH), presenceHours: r(presenceH), machineRunningHours: r(runningH), energyKwh: r(energyKwh), members: members.size, sessions: i.sessions.length, unknownGaps: i.gaps.length } };
+export function report(i: ReportInput): { report: UtilisationReport; headline: Record<string, number | null> } {
+  const r = utilisation({ sessions: i.sessions, gaps: i.gaps, resources: metricsResources(i.site), calendars: metricsCalendars(i.site), from: i.from, to: i.to, granularity: 'day' });
+  const t = r.total.site;
+  return {
+    report: r,
+    headline: {
+      days: r.buckets.length,
+      deskUtilisation: t.desks.utilisation,
+      peakDesksOccupied: t.desks.peakOccupied,
+      machineUtilisation: t.machines.utilisation,
+      machineRunningHours: Math.round(t.machines.runningMs / 360_000) / 10,
+      energyKwh: Math.round(t.machines.energyWh / 100) / 10,
+      uniqueMembers: t.uniqueMembers,
+      peakPeople: t.presence.peakPeople,
+    },
+  };
 }

@@ -146,7 +146,7 @@ if (P.influx && last) {
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 const machine = { nproc: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version };
-const out = { date: new Date().toISOString(), machine, params: P, records: world.records.length, byKind, healthDropped: world.healthDropped, events: world.events, setupS, rounds, influx: influxRun, peakRssMb: mb(process.resourceUsage().maxRSS * 1024), report: summary };
+const out = { date: new Date().toISOString(), machine, params: P, records: world.records.length, byKind, healthDropped: world.healthDropped, events: world.events, setupS, rounds, influx: influxRun, peakRssMb: mb(process.resourceUsage().maxRSS * 1024), headline: summary?.headline ?? null };
 mkdirSync(join(REPO, '.bench-out'), { recursive: true });
 writeFileSync(join(REPO, '.bench-out/utilisation.json'), JSON.stringify(out, null, 2));
 

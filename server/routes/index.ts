@@ -13,7 +13,7 @@ import { equipmentRoutes } from './equipment.js';
 import { planRoutes } from './plans.js';
 import { policyRoutes } from './policy.js';
 import { trainerRoutes } from './trainers.js';
-import { usageRoutes } from './usage.js';
+import { usageRoutes, utilisationRoutes } from './usage.js';
 
 export type RouteArea = FastifyPluginAsync<ServerContext>;
 
@@ -28,4 +28,5 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   equipmentRoutes,
   policyRoutes,
   usageRoutes,
+  utilisationRoutes,
 ];

@@ -13,6 +13,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Site } from '../../core/site/model.js';
+import { GRANULARITIES, type Granularity, type Interval } from '../../core/usage/calendar.js';
+import { metricsCalendars, metricsResources, utilisation } from '../../core/usage/metrics.js';
 import type { SessioniserConfig, UnknownGap, UsageSession } from '../../core/usage/sessioniser.js';
 import type { InfluxV1Client } from '../../gateway/influx/client.js';
 import { ownMemberScope } from '../auth/principal.js';
@@ -26,7 +29,12 @@ export interface UsageSource {
   readonly siteId: string;
   readonly config: SessioniserConfig;
   readonly influx: InfluxV1Client;
+  /** The site itself, for utilisation (its desks, machines and calendars). */
+  readonly site: Site;
 }
+
+/** Hourly reports are for short periods: at most this long. */
+export const MAX_HOURLY_PERIOD_MS = 8 * 86_400_000;
 
 /** The longest period one request may cover (a quarter and a bit). */
 export const MAX_PERIOD_MS = 93 * 86_400_000;
@@ -141,6 +149,97 @@ export const usageRoutes: FastifyPluginAsync<ServerContext> = async (fastify, ct
         records: usage.records,
         unreadable: usage.unreadable,
       };
+    },
+  );
+};
+
+const UtilisationQuery = Type.Object(
+  {
+    from: Type.Integer({ minimum: 0, description: 'Start of the period, epoch ms (inclusive)' }),
+    to: Type.Integer({ minimum: 0, description: 'End of the period, epoch ms (exclusive); at most 93 days after from (8 days by hour)' }),
+    granularity: Type.Optional(Type.Union(GRANULARITIES.map((g) => Type.Literal(g)), { description: 'Buckets in the site’s local time; default day' })),
+  },
+  { additionalProperties: false },
+);
+
+const Open = (description: string) => Type.Object({}, { additionalProperties: true, description });
+
+const UtilisationResponse = Type.Object(
+  {
+    siteId: Type.String(),
+    version: Type.Literal(1),
+    timezone: Type.String(),
+    from: Type.Integer(),
+    to: Type.Integer(),
+    granularity: Type.Union(GRANULARITIES.map((g) => Type.Literal(g))),
+    buckets: Type.Array(Open('One bucket: site, spaces, desks and machines (docs/utilisation.md, "Metrics")')),
+    total: Open('The whole period, same shape as a bucket'),
+    ignored: Type.Object({ sessions: Type.Integer(), gaps: Type.Integer() }),
+    records: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+
+export const utilisationRoutes: FastifyPluginAsync<ServerContext> = async (fastify, ctx) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.get(
+    '/usage/utilisation',
+    {
+      config: { authz: { roles: ['admin', 'manager', 'auditor'] } },
+      schema: {
+        tags: ['usage'],
+        summary: 'Utilisation of desks, spaces and machines over a period, by hour, day, ISO week or month',
+        description:
+          'Computed from the raw signals in InfluxDB through the sessioniser, over the opening-hours calendar (holidays and make-up days included); machine downtime from the out-of-service records. Definitions: docs/utilisation.md, "Metrics".',
+        querystring: UtilisationQuery,
+        response: { 200: UtilisationResponse, 422: ProblemSchema, 503: ProblemSchema },
+      },
+    },
+    async (req) => {
+      const source = ctx.usage;
+      if (!source) throw unavailable();
+      const { from, to } = req.query;
+      const granularity: Granularity = req.query.granularity ?? 'day';
+      if (from >= to) throw problems.unprocessable(`the period is empty: from (${from}) must be before to (${to})`, [{ path: 'querystring/to', message: 'must be after from' }]);
+      const limit = granularity === 'hour' ? MAX_HOURLY_PERIOD_MS : MAX_PERIOD_MS;
+      if (to - from > limit) {
+        throw problems.unprocessable(`the period is ${Math.ceil((to - from) / 86_400_000)} days; ask for at most ${limit / 86_400_000} days at a time${granularity === 'hour' ? ' by hour (or use granularity=day)' : ''}`, [
+          { path: 'querystring/to', message: `at most ${limit / 86_400_000} days after from` },
+        ]);
+      }
+      let usage;
+      try {
+        usage = await usageForPeriod(source.influx, source.config, { site: source.siteId, from, to });
+      } catch (err) {
+        if (err instanceof UsageReadError) throw problems.unprocessable(err.message);
+        throw new HttpProblem(503, 'influxdb_unavailable', `could not read usage from InfluxDB: ${(err as Error).message}; check that InfluxDB is running and reachable (GET /healthz)`);
+      }
+      const [members, downtimeRows] = await Promise.all([
+        ctx.db.selectFrom('members').select(['id', 'team_id']).where('team_id', 'is not', null).execute(),
+        ctx.db.selectFrom('equipment_downtime').select(['equipment_id', 'started_at', 'ended_at']).where('site_id', '=', source.siteId).where('started_at', '<', to).execute(),
+      ]);
+      const teams = new Map(members.map((m) => [m.id, m.team_id!] as const));
+      const downtime = new Map<string, Interval[]>();
+      for (const d of downtimeRows) {
+        const end = d.ended_at === null ? to : Number(d.ended_at);
+        if (end <= from) continue;
+        const list = downtime.get(d.equipment_id) ?? [];
+        list.push({ from: Number(d.started_at), to: end });
+        downtime.set(d.equipment_id, list);
+      }
+      const report = utilisation({
+        sessions: [...usage.sessions, ...usage.open],
+        gaps: usage.gaps,
+        resources: metricsResources(source.site),
+        calendars: metricsCalendars(source.site),
+        from,
+        to,
+        granularity,
+        teams,
+        downtime,
+      });
+      return { siteId: source.siteId, ...report, buckets: [...report.buckets], records: usage.records };
     },
   );
 };
