@@ -5,6 +5,8 @@
  *   fac/v1/<site>/d/<device>/<channel>        device → gateway  (channel: badge, occupancy, power, health, status)
  *   fac/v1/<site>/d/<device>/cmd/<command>    gateway → device  (only the gateway publishes here)
  *   fac/v1/<site>/gateway/status              gateway availability, retained, also its last will
+ *   fac/v1/<site>/state/site                  live state (gateway → dashboards), retained: the site's totals
+ *   fac/v1/<site>/state/<part>/<id>           …one space, desk, machine or device (part: spaces, desks, machines, devices)
  *
  * See docs/protocol.md.
  */
@@ -21,6 +23,14 @@ export const commandTopic = (site: string, device: string, command: string): str
   `${deviceBase(site, device)}/cmd/${command}`;
 export const commandFilter = (site: string, device: string): string => `${deviceBase(site, device)}/cmd/#`;
 export const gatewayStatusTopic = (site: string): string => `${PROTOCOL_PREFIX}/${site}/gateway/status`;
+/** Live state (core/usage/live.ts), retained, published only by the gateway; devices may not subscribe to it. */
+export type StatePart = 'spaces' | 'desks' | 'machines' | 'devices';
+export const stateFilter = (site: string): string => `${PROTOCOL_PREFIX}/${site}/state/#`;
+export function stateTopic(site: string, part: 'site'): string;
+export function stateTopic(site: string, part: StatePart, id: string): string;
+export function stateTopic(site: string, part: StatePart | 'site', id?: string): string {
+  return part === 'site' ? `${PROTOCOL_PREFIX}/${site}/state/site` : `${PROTOCOL_PREFIX}/${site}/state/${part}/${id ?? ''}`;
+}
 /** Where devices that answer requests (Shelly RPC `src`) send their replies: `<base>/rpc`. */
 export const gatewayReplyBase = (site: string): string => `${PROTOCOL_PREFIX}/${site}/gateway`;
 
