@@ -20,6 +20,9 @@ import { ENCODERS, type DeviceCommand } from './encoders/index.js';
 import { policyMaxAgeMs } from '../core/access/decide.js';
 import { AccessRunner, type AccessSnapshot, type PolicyView } from './access/runner.js';
 import { DeviceWatch } from './device-watch.js';
+import { InfluxV1Client } from './influx/client.js';
+import { LiveView } from './live/live-view.js';
+import { SeriesWriter } from './live/series-writer.js';
 import { SignalIngress } from './ingress/signal-ingress.js';
 import { SerialReaders, type SerialReaderStatus } from './serial/readers.js';
 import { Journal, type JournalStats } from './journal/journal.js';
@@ -80,6 +83,8 @@ export class Gateway {
   readonly watch: DeviceWatch;
   readonly serial: SerialReaders;
   readonly access: AccessRunner;
+  /** Live state: sessions open now, devices online; retained on MQTT, streamed by the server. */
+  readonly live: LiveView;
   private readonly ingress: SignalIngress;
   private started = false;
   private requestId = 0;
@@ -133,6 +138,20 @@ export class Gateway {
         this.access.observe(signals);
       }
     });
+    const influx = config.influx;
+    this.live = new LiveView({
+      site,
+      clock,
+      logger: logger.child({ part: 'live' }),
+      publish: (topic, payload) => this.broker.publish(topic, payload, { qos: 1, retain: true }),
+      replay: (since, fn, limit) => this.journal.replaySince(since, fn, limit),
+      series: new SeriesWriter({
+        client: new InfluxV1Client({ url: influx.url, db: influx.db, token: influx.token ?? undefined, username: influx.username ?? undefined, password: influx.password ?? undefined }),
+        logger: logger.child({ part: 'live-series' }),
+      }),
+    });
+    // Its own listener: the journal isolates listeners, so the live view can never disturb access.
+    this.journal.onCommitted((batch) => this.live.observe(batch));
     const serialSeq = new Map<string, number>();
     this.serial = new SerialReaders({
       devices: [...site.devices.values()].filter((d) => d.serial !== null),
@@ -184,6 +203,8 @@ export class Gateway {
     this.watch.start();
     this.access.start();
     const mqttPort = await this.broker.start();
+    // After the broker, which it publishes to at once. What was committed before is in its replay; after, in observe().
+    this.live.start();
     await this.serial.start();
     await this.publishControllerConfigs();
     this.started = true;
@@ -195,6 +216,7 @@ export class Gateway {
     this.started = false;
     await this.serial.stop();
     this.access.stop();
+    this.live.stop();
     await this.broker.stop();
     this.watch.stop();
     // The journal lets the sink write what is journaled (up to 2 s) before it closes.

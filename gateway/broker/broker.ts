@@ -62,6 +62,11 @@ interface DeviceSession {
   readonly bucket: TokenBucket;
 }
 
+/** The part of aedes-persistence that reads retained messages. */
+interface RetainedStore {
+  createRetainedStream(pattern: string): AsyncIterable<{ topic: string; payload: Buffer | string; qos: number }>;
+}
+
 class BrokerRefusal extends Error {
   constructor(
     message: string,
@@ -149,6 +154,23 @@ export class MqttBroker {
         (err) => (err ? reject(err) : resolve()),
       );
     });
+  }
+
+  /**
+   * The retained messages whose topics match an MQTT filter: what a client
+   * subscribing to it would be sent first (the gateway's own view of its
+   * broker, e.g. for tests of the retained live state).
+   */
+  async retained(filter: string): Promise<{ topic: string; payload: string; qos: number }[]> {
+    const out: { topic: string; payload: string; qos: number }[] = [];
+    // aedes keeps its store (the default, in memory: retained messages are published again on every start) as
+    // `persistence`, which its type declarations leave out.
+    const store = (this.aedes as unknown as { persistence?: RetainedStore } | null)?.persistence;
+    if (!store) return out;
+    for await (const p of store.createRetainedStream(filter)) {
+      out.push({ topic: p.topic, payload: p.payload.toString(), qos: p.qos });
+    }
+    return out;
   }
 
   async stop(timeoutMs = 5000): Promise<void> {

@@ -191,6 +191,35 @@ export class Journal {
     return rows.map((r) => JSON.parse(r.body) as JournalRecord);
   }
 
+  /**
+   * Calls `fn` with every record committed at or after `sinceAt` (gateway
+   * time), in commit order, and the time it was committed; at most the newest
+   * `limit`. Returns how many. Rows are streamed, not loaded at once. The
+   * first row is found by binary search on seq: commit times ascend with seq
+   * (a clock stepped back only moves where the window starts), so older rows
+   * are never read.
+   */
+  replaySince(sinceAt: number, fn: (record: JournalRecord, at: number) => void, limit = Number.MAX_SAFE_INTEGER): number {
+    const db = this.requireReader();
+    const firstAtOrAfter = db.prepare('SELECT seq, at FROM journal WHERE seq >= ? ORDER BY seq LIMIT 1');
+    const max = (db.prepare('SELECT max(seq) AS seq FROM journal').get() as { seq: number | null }).seq ?? 0;
+    let lo = 0;
+    let hi = max + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const row = firstAtOrAfter.get(mid) as { seq: number; at: number } | undefined;
+      if (row && row.at < sinceAt) lo = row.seq + 1;
+      else hi = mid;
+    }
+    const from = Math.max(lo, max - limit + 1);
+    let n = 0;
+    for (const row of db.prepare('SELECT at, body FROM journal WHERE seq >= ? ORDER BY seq').iterate(from) as IterableIterator<{ at: number; body: string }>) {
+      fn(JSON.parse(row.body) as JournalRecord, row.at);
+      n++;
+    }
+    return n;
+  }
+
   /** The journaled record with the greatest key starting with `prefix` (e.g. a machine's newest hour-meter checkpoint). */
   lastWithPrefix(prefix: string): JournalRecord | null {
     this.requireReader();
