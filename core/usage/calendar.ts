@@ -6,8 +6,10 @@
  * exceptions: closed dates (public holidays, closures) and extra open dates
  * (China's make-up working days, 调休: a weekend date that is open with given
  * hours). `openIntervals` lists the open stretches within [from, to) as
- * half-open UTC intervals; `localBuckets` cuts a period into hours, days, ISO
- * weeks or months of local time.
+ * half-open UTC intervals; `openState` answers whether it is open at an
+ * instant and when it closes (access decisions, the access runner's closing
+ * time, the sessioniser's presence end); `localBuckets` cuts a period into
+ * hours, days, ISO weeks or months of local time.
  *
  * An instant is open when its local wall-clock time falls inside the open
  * minutes of its local date, the same question `isOpen` in core/access/time.ts
@@ -123,21 +125,90 @@ export function openingCalendar(spec: CalendarSpec): OpeningCalendar {
   return { timezone: spec.timezone, weekly, closed, extra };
 }
 
+// Compiled calendars per site: a Site is deeply frozen, so an entry never goes stale, and an
+// access decision does not compile the calendar again on every swipe. Keyed by the space whose own
+// hours apply, '' for the site's (spaces without hours of their own share it).
+const siteCalendars = new WeakMap<Site, Map<string, OpeningCalendar>>();
+
 /**
  * The calendar of a site, or of one of its spaces: the space's own
  * `openingHours` where it has them, else the site's (as access decisions
  * read them, core/access/decide.ts), with the site's closed dates and extra
- * open dates.
+ * open dates. Compiled once per site and space; the result is shared.
  */
 export function siteCalendar(site: Site, space?: string): OpeningCalendar {
   const s = site.file.site;
   let hours: readonly Period[] | undefined = s.openingHours;
+  let key = '';
   if (space !== undefined) {
     const def = site.spaces.get(space);
     if (!def) throw new RangeError(`site "${site.id}" has no space "${space}"`);
-    hours = def.openingHours ?? s.openingHours;
+    if (def.openingHours) {
+      hours = def.openingHours;
+      key = `#${space}`;
+    }
   }
-  return openingCalendar({ timezone: site.timezone, hours, closedDates: s.closedDates, extraOpenDates: s.extraOpenDates });
+  let bySpace = siteCalendars.get(site);
+  if (!bySpace) siteCalendars.set(site, (bySpace = new Map<string, OpeningCalendar>()));
+  let cal = bySpace.get(key);
+  if (!cal) bySpace.set(key, (cal = openingCalendar({ timezone: site.timezone, hours, closedDates: s.closedDates, extraOpenDates: s.extraOpenDates })));
+  return cal;
+}
+
+// ---------------------------------------------------------------------------
+// Open now, and until when: the question access decisions, the access runner's
+// closing time and the sessioniser's inferred presence end all ask.
+
+/** How far ahead a closing time is looked for; a stretch open longer than this is "always open". */
+export const CLOSING_HORIZON_MS = 8 * DAY_MS;
+
+/** Whether a calendar is open at an instant, and when it closes. */
+export interface OpenState {
+  readonly open: boolean;
+  /**
+   * Open: the end of the open stretch holding the instant (one stretch across
+   * midnight, cut by a closed date after it), or null when it stays open for
+   * the horizon or longer. Closed: the instant itself (it is closing time), so
+   * `closesAt - t` is always the time left.
+   */
+  readonly closesAt: number | null;
+}
+
+// Per calendar, its open intervals over a window from the minute of the last question to a day
+// past the horizon: asked again within that day, the answer is a binary search, with no Intl call.
+const windows = new WeakMap<OpeningCalendar, { readonly from: number; readonly to: number; readonly intervals: readonly Interval[] }>();
+
+/** Whether `cal` is open at t, and when it closes (within `horizonMs`, else null). */
+export function openState(cal: OpeningCalendar, t: number, horizonMs: number = CLOSING_HORIZON_MS): OpenState {
+  let w = windows.get(cal);
+  if (!w || t < w.from || t + horizonMs > w.to) {
+    const from = Math.floor(t / MINUTE_MS) * MINUTE_MS;
+    const to = from + horizonMs + DAY_MS;
+    w = { from, to, intervals: openIntervals(cal, from, to) };
+    windows.set(cal, w);
+  }
+  const iv = w.intervals;
+  // The first interval starting after t; the one before it is the only one that can hold t.
+  let lo = 0;
+  let hi = iv.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (iv[mid]!.from <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  const s = lo > 0 ? iv[lo - 1]! : undefined;
+  if (!s || t >= s.to) return { open: false, closesAt: t };
+  // An interval reaching the window's end is clipped there; the window reaches past t + horizon.
+  return { open: true, closesAt: s.to - t >= horizonMs ? null : s.to };
+}
+
+/**
+ * `openState` of a space's calendar (its own hours, else the site's; see
+ * `siteCalendar`), or of the site's with a null or unknown space: total, for
+ * access decisions.
+ */
+export function spaceOpenState(site: Site, space: string | null, t: number): OpenState {
+  return openState(siteCalendar(site, space !== null && site.spaces.has(space) ? space : undefined), t);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,15 +1,17 @@
 /**
  * core/usage/calendar.ts: open intervals of weekly hours with closed dates and
  * make-up working days (调休), across midnight and DST changes, and local
- * buckets (hour, day, ISO week from Monday, month). Hand-computed fixtures,
- * and a property: an instant is inside the open intervals exactly when
- * core/access/time.ts says the schedule is open at it.
+ * buckets (hour, day, ISO week from Monday, month); `openState` (open now,
+ * and when it closes: what access decisions and closing time follow).
+ * Hand-computed fixtures, and properties: an instant is inside the open
+ * intervals exactly when core/access/time.ts says the schedule is open at it,
+ * and `openState` agrees with the open intervals whatever order it is asked in.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isOpen, localTime, type Period } from '../../core/access/time.js';
 import { validateSite } from '../../core/site/validate.js';
-import { localBuckets, openIntervals, openingCalendar, siteCalendar, zoneAround, type Granularity } from '../../core/usage/calendar.js';
+import { CLOSING_HORIZON_MS, localBuckets, openIntervals, openingCalendar, openState, siteCalendar, spaceOpenState, zoneAround, type Granularity } from '../../core/usage/calendar.js';
 
 const H = 3600_000;
 const MIN = 60_000;
@@ -153,6 +155,90 @@ describe('openIntervals', () => {
   });
 });
 
+describe('openState: open now, and when it closes', () => {
+  const DAY = 24 * H;
+
+  it('open inside the hours, closing at their end; closed outside them, closing "now"', () => {
+    const cal = openingCalendar({ timezone: SH, hours: [WEEKDAYS] });
+    expect(openState(cal, sh('2026-11-25T10:15'))).toEqual({ open: true, closesAt: sh('2026-11-25T18:00') });
+    expect(openState(cal, sh('2026-11-25T18:00') - 1)).toEqual({ open: true, closesAt: sh('2026-11-25T18:00') });
+    expect(openState(cal, sh('2026-11-25T18:00'))).toEqual({ open: false, closesAt: sh('2026-11-25T18:00') });
+    expect(openState(cal, sh('2026-11-25T08:59'))).toEqual({ open: false, closesAt: sh('2026-11-25T08:59') });
+  });
+
+  it('always open: no closing time within the horizon, until a closed date comes within it', () => {
+    expect(openState(openingCalendar({ timezone: SH }), sh('2026-11-25T10:00'))).toEqual({ open: true, closesAt: null });
+    const holiday = openingCalendar({ timezone: SH, closedDates: ['2026-11-28'] });
+    expect(openState(holiday, sh('2026-11-25T10:00'))).toEqual({ open: true, closesAt: sh('2026-11-28T00:00') });
+    expect(openState(holiday, sh('2026-11-28T10:00'))).toEqual({ open: false, closesAt: sh('2026-11-28T10:00') });
+    // More than the horizon (8 days) ahead: not closing.
+    expect(CLOSING_HORIZON_MS).toBe(8 * DAY);
+    expect(openState(holiday, sh('2026-11-19T23:59'))).toEqual({ open: true, closesAt: null });
+    expect(openState(holiday, sh('2026-11-20T00:01'))).toEqual({ open: true, closesAt: sh('2026-11-28T00:00') });
+  });
+
+  it('a stretch past midnight closes where a closed date begins (the evening before a holiday)', () => {
+    const late = [
+      { days: [1, 2, 3, 4, 5], from: '08:00', to: '24:00' },
+      { days: [2, 3, 4, 5, 6], from: '00:00', to: '02:00' },
+    ];
+    // Wednesday 2025-10-01 is National Day.
+    const plain = openingCalendar({ timezone: SH, hours: late });
+    const holiday = openingCalendar({ timezone: SH, hours: late, closedDates: ['2025-10-01'] });
+    expect(openState(plain, sh('2025-09-30T23:00'))).toEqual({ open: true, closesAt: sh('2025-10-01T02:00') });
+    expect(openState(holiday, sh('2025-09-30T23:00'))).toEqual({ open: true, closesAt: sh('2025-10-01T00:00') });
+    expect(openState(holiday, sh('2025-10-01T01:00')).open).toBe(false);
+    // Minutes belong to the date they fall on: Thursday's own 00:00–02:00 is open, the holiday closed only its own.
+    expect(openState(holiday, sh('2025-10-02T01:00'))).toEqual({ open: true, closesAt: sh('2025-10-02T02:00') });
+  });
+
+  it('a make-up working day (调休) is open for its hours, and closed outside them', () => {
+    const cal = openingCalendar({ timezone: SH, hours: [WEEKDAYS], extraOpenDates: [{ date: '2026-11-28', from: '09:00', to: '17:00' }] });
+    expect(openState(cal, sh('2026-11-28T10:00'))).toEqual({ open: true, closesAt: sh('2026-11-28T17:00') });
+    expect(openState(cal, sh('2026-11-28T08:00')).open).toBe(false);
+    expect(openState(cal, sh('2026-11-28T17:00')).open).toBe(false);
+    expect(openState(cal, sh('2026-11-29T10:00')).open).toBe(false);
+  });
+
+  it('counts real time across a DST change, not wall-clock time (Europe/Berlin)', () => {
+    const cal = openingCalendar({
+      timezone: 'Europe/Berlin',
+      hours: [
+        { days: [6], from: '20:00', to: '24:00' },
+        { days: [7], from: '00:00', to: '04:00' },
+      ],
+    });
+    // Saturday 2026-03-28 23:00 CET = 22:00Z; Sunday 04:00 CEST = 02:00Z: 4 h, though the wall clock moves 5.
+    expect(openState(cal, Date.parse('2026-03-28T22:00:00Z'))).toEqual({ open: true, closesAt: Date.parse('2026-03-29T02:00:00Z') });
+    // Saturday 2026-10-24 23:00 CEST = 21:00Z; Sunday 04:00 CET = 03:00Z: 6 h.
+    expect(openState(cal, Date.parse('2026-10-24T21:00:00Z'))).toEqual({ open: true, closesAt: Date.parse('2026-10-25T03:00:00Z') });
+    // Inside the repeated hour (02:30 CEST, then 02:30 CET): open both times, with the same closing.
+    expect(openState(cal, Date.parse('2026-10-25T00:30:00Z'))).toEqual({ open: true, closesAt: Date.parse('2026-10-25T03:00:00Z') });
+    expect(openState(cal, Date.parse('2026-10-25T01:30:00Z'))).toEqual({ open: true, closesAt: Date.parse('2026-10-25T03:00:00Z') });
+    expect(openState(cal, Date.parse('2026-10-25T03:00:00Z')).open).toBe(false);
+  });
+
+  it('compiles a site\'s calendars once: the same object for a space again, the site\'s for a space without hours of its own', () => {
+    const r = validateSite({
+      version: 1,
+      site: { id: 'demo', name: 'Demo', timezone: SH, openingHours: [WEEKDAYS], closedDates: ['2026-11-25'] },
+      spaces: [
+        { id: 'cowork', name: 'Co-working', kind: 'open-space' },
+        { id: 'lab', name: 'Lab', kind: 'lab', openingHours: [{ days: [1, 2, 3, 4, 5], from: '10:00', to: '16:00' }] },
+      ],
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    expect(siteCalendar(r.site, 'lab')).toBe(siteCalendar(r.site, 'lab'));
+    expect(siteCalendar(r.site, 'cowork')).toBe(siteCalendar(r.site));
+    expect(siteCalendar(r.site, 'lab')).not.toBe(siteCalendar(r.site));
+    // spaceOpenState: a space's calendar; the site's for a null or unknown space.
+    expect(spaceOpenState(r.site, 'lab', sh('2026-11-26T09:30')).open).toBe(false);
+    expect(spaceOpenState(r.site, 'cowork', sh('2026-11-26T09:30'))).toEqual({ open: true, closesAt: sh('2026-11-26T18:00') });
+    expect(spaceOpenState(r.site, null, sh('2026-11-25T12:00')).open).toBe(false);
+    expect(spaceOpenState(r.site, 'nowhere', sh('2026-11-26T12:00')).open).toBe(true);
+  });
+});
+
 describe('localBuckets', () => {
   const keys = (from: number, to: number, g: Granularity, tz = SH) => localBuckets(from, to, g, zoneAround(tz, from, to)).map((b) => [b.key, b.start, b.from, b.to]);
 
@@ -261,6 +347,31 @@ describe('property: open exactly when isOpen says so', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  it('openState agrees with the open intervals, asked in any order (its memo of the window ahead never shows)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(SH, 'Europe/Berlin', 'America/New_York'),
+        fc.array(period, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom(Date.parse('2026-03-05T00:00:00Z'), Date.parse('2026-03-26T00:00:00Z'), Date.parse('2026-10-22T00:00:00Z')),
+        fc.subarray(['2026-03-07', '2026-03-08', '2026-03-29', '2026-10-24', '2026-10-25']),
+        fc.subarray(['2026-03-06', '2026-03-28', '2026-10-23']),
+        fc.array(fc.integer({ min: 0, max: 14 * 24 * 60 * 60 - 1 }), { minLength: 20, maxLength: 20 }),
+        (tz, hours, from, closed, extraDates, samples) => {
+          const cal = openingCalendar({ timezone: tz, hours, closedDates: closed, extraOpenDates: extraDates.map((date) => ({ date, from: '10:00', to: '13:30' })) });
+          // Oracle: the intervals of a fixed span reaching well past every sample's horizon.
+          const open = openIntervals(openingCalendar({ timezone: tz, hours, closedDates: closed, extraOpenDates: extraDates.map((date) => ({ date, from: '10:00', to: '13:30' })) }), from - 2 * 24 * H, from + 30 * 24 * H);
+          for (const s of samples) {
+            const t = from + s * 1000 + (s % 7) * 13;
+            const iv = open.find((x) => x.from <= t && t < x.to);
+            const expected = iv ? { open: true, closesAt: iv.to - t >= CLOSING_HORIZON_MS ? null : iv.to } : { open: false, closesAt: t };
+            expect(openState(cal, t), `${tz} ${new Date(t).toISOString()}`).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });
