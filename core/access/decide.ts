@@ -11,7 +11,8 @@
  *  4. a policy older than the site's limit opens nothing else; 5. the member
  *  must be active; 6. leaving through an exit reader is always allowed;
  *  7. for a machine: not out of service; 8. a plan, active, valid today,
- *  covering the space; 9. inside the opening hours and the plan's hours;
+ *  covering the space; 9. inside the opening hours (the space's calendar, with
+ *  the site's closed dates and make-up days) and the plan's hours;
  *  10. the certification the lab or machine needs, valid today and not lapsed
  *  from disuse; 11. doors: the lab's safety capacity and anti-passback;
  *  machines: not booked by someone else, and a second swipe by the member
@@ -21,7 +22,8 @@ import type { Site, TargetRef } from '../site/model.js';
 import type { CredentialFormat } from '../signals.js';
 import type { PolicyIndex } from './policy-index.js';
 import { REASONS, type ReasonCode } from './reasons.js';
-import { isOpen, localTime, msUntilClose, type LocalTime, type Period } from './time.js';
+import { spaceOpenState } from '../usage/calendar.js';
+import { isOpen, localTime, msUntilClose, type LocalTime } from './time.js';
 
 export interface AccessState {
   /** People present in a space now. */
@@ -136,8 +138,9 @@ export function decide(input: DecideInput): Decision {
   if (member.planValidTo !== null && t.date > member.planValidTo) return refuse('plan_expired', memberId);
   if (space && !plan.spaces.includes('*') && !plan.spaces.includes(space)) return refuse('space_not_in_plan', memberId);
 
-  const opening = openingHours(site, space);
-  if (opening && !isOpen(opening, t)) return refuse('outside_opening_hours', memberId);
+  // The space's calendar: its weekly hours (else the site's), closed on the site's closed dates, open
+  // on its make-up working days (docs/site-file.md). Plans have weekly hours only.
+  if (!spaceOpenState(site, space, now).open) return refuse('outside_opening_hours', memberId);
   if (plan.hours.length > 0 && !isOpen(plan.hours, t)) return refuse('outside_plan_hours', memberId);
 
   if (certification) {
@@ -177,8 +180,8 @@ function grantFor(input: DecideInput, memberId: string, reason: 'granted' | 'ove
   if (override && running && running.memberId === memberId) return { ...base, reason: 'session_ended', action: 'power_off', presence: null, maxRunMs: null, takeover: false };
   const limits: number[] = [];
   const t = localTime(now, site.timezone);
-  const opening = openingHours(site, space);
-  if (opening) limits.push(msUntilClose(opening, t));
+  const opening = spaceOpenState(site, space, now);
+  if (opening.closesAt !== null) limits.push(opening.closesAt - now);
   const member = policy?.member(memberId);
   const plan = member?.planId ? policy?.plan(member.planId) : undefined;
   if (!override && plan && plan.hours.length > 0) limits.push(msUntilClose(plan.hours, t));
@@ -224,12 +227,6 @@ function spaceOf(site: Site, target: TargetRef): string | null {
     case 'space':
       return target.id;
   }
-}
-
-/** The opening hours that apply to a space: its own, else the site's; undefined = always open. */
-function openingHours(site: Site, space: string | null): readonly Period[] | undefined {
-  const own = space ? site.spaces.get(space)?.openingHours : undefined;
-  return own ?? site.file.site.openingHours;
 }
 
 /** The reason's texts and feedback pattern, for journals, readers and members. */

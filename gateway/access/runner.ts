@@ -25,7 +25,7 @@ import type { PolicyIndex } from '../../core/access/policy-index.js';
 import { SwipeFreshness } from '../../core/access/freshness.js';
 import { HourMeters } from '../../core/meter.js';
 import { REASONS, SESSION_ENDS, SESSION_WARNINGS, type SessionEnd, type SessionWarning } from '../../core/access/reasons.js';
-import { localTime, msUntilClose } from '../../core/access/time.js';
+import { spaceOpenState } from '../../core/usage/calendar.js';
 import type { Clock } from '../../core/clock.js';
 import { isSignal, meterKey, meterKeyPrefix, type BadgeSignal, type DecisionRecord, type JournalRecord, type MeterRecord, type PowerSignal, type SessionRecord } from '../../core/signals.js';
 import type { DeviceInfo, Site } from '../../core/site/model.js';
@@ -280,8 +280,8 @@ export class AccessRunner {
     for (const [spaceId, members] of this.presence) {
       const space = site.spaces.get(spaceId);
       const timeout = space?.presenceTimeoutS !== undefined ? space.presenceTimeoutS * 1000 : DEFAULT_PRESENCE_MS;
-      const hours = space?.openingHours ?? site.file.site.openingHours;
-      const closed = hours !== undefined && msUntilClose(hours, localTime(now, site.timezone)) === 0;
+      // Closed by the space's calendar (weekly hours, the site's closed dates and make-up days), as access decisions read it.
+      const closed = !spaceOpenState(site, spaceId, now).open;
       for (const [member, since] of members) if (closed || now - since > timeout) members.delete(member);
     }
     const records: JournalRecord[] = [];
@@ -293,8 +293,9 @@ export class AccessRunner {
         records.push(this.endSession(s, 'idle', now, true));
         continue;
       }
-      const hours = (equipment ? site.spaces.get(equipment.space)?.openingHours : undefined) ?? site.file.site.openingHours;
-      const untilClose = hours !== undefined ? msUntilClose(hours, localTime(now, site.timezone)) : null;
+      // Until the open stretch ends (past midnight it stops where a closed date begins); null: not closing soon.
+      const closesAt = spaceOpenState(site, equipment?.space ?? null, now).closesAt;
+      const untilClose = closesAt !== null ? closesAt - now : null;
       const warning = site.file.site.closingWarningS !== undefined ? site.file.site.closingWarningS * 1000 : DEFAULT_CLOSING_WARNING_MS;
       // Closing first: a longest run cut short by closing time ends for closing.
       const limits: [boolean, SessionWarning & SessionEnd][] = [

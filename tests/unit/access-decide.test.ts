@@ -208,6 +208,55 @@ describe('machines', () => {
   });
 });
 
+describe('the opening calendar: public holidays and make-up working days', () => {
+  // Hours that run past midnight: Monday–Friday 08:00–24:00, and the night after until 02:00.
+  const late = [
+    { days: [1, 2, 3, 4, 5], from: '08:00', to: '24:00' },
+    { days: [2, 3, 4, 5, 6], from: '00:00', to: '02:00' },
+  ];
+  const plainSite = siteFromFile({ ...file, site: { ...file.site, openingHours: late } });
+  // Thursday 2026-11-26 closed; Saturday 2026-11-28 a make-up working day (调休), 09:00–17:00.
+  const holidaySite = siteFromFile({
+    ...file,
+    site: { ...file.site, openingHours: late, closedDates: [{ date: '2026-11-26', name: 'Closure' }], extraOpenDates: [{ date: '2026-11-28', from: '09:00', to: '17:00', name: '调休' }] },
+  });
+  const at = (s: typeof site, request: AccessRequest, now: number): Decision => decide({ site: s, policy, policyAgeMs: H, now, request, state: state() });
+  const sh = (local: string): number => Date.parse(`${local}:00+08:00`);
+
+  it('refuses members on a closed date with outside_opening_hours; an override badge still opens', () => {
+    const thu10 = sh('2026-11-26T10:00');
+    expect(at(plainSite, door('main', 'OK'), thu10).reason).toBe('granted');
+    expect(at(holidaySite, door('main', 'OK'), thu10)).toMatchObject({ grant: false, reason: 'outside_opening_hours' });
+    expect(at(holidaySite, machine('laser-1', 'OK'), thu10)).toMatchObject({ grant: false, reason: 'outside_opening_hours' });
+    expect(at(holidaySite, door('main', 'BOSS'), thu10)).toMatchObject({ grant: true, reason: 'override', action: 'unlock' });
+    // The day before is an ordinary day.
+    expect(at(holidaySite, door('main', 'OK'), sh('2026-11-25T10:00')).reason).toBe('granted');
+  });
+
+  it('opens on a make-up Saturday for its hours, in every space, and refuses outside them', () => {
+    expect(at(plainSite, door('main', 'OK'), sh('2026-11-28T10:00')).reason).toBe('outside_opening_hours');
+    expect(at(holidaySite, door('main', 'OK'), sh('2026-11-28T10:00')).reason).toBe('granted');
+    // The e-lab's own hours (weekdays 09:00–18:00) give way to the make-up day's too.
+    expect(at(holidaySite, door('elab', 'OK'), sh('2026-11-28T10:00')).reason).toBe('granted');
+    expect(at(holidaySite, door('main', 'OK'), sh('2026-11-28T08:59')).reason).toBe('outside_opening_hours');
+    expect(at(holidaySite, door('main', 'OK'), sh('2026-11-28T17:00')).reason).toBe('outside_opening_hours');
+    expect(at(holidaySite, machine('laser-1', 'OK'), sh('2026-11-28T15:00'))).toMatchObject({ grant: true, maxRunMs: 2 * H });
+    // Its hours replace the weekly ones, the night from Friday until 02:00 included.
+    expect(at(plainSite, door('main', 'OK'), sh('2026-11-28T01:00')).reason).toBe('granted');
+    expect(at(holidaySite, door('main', 'OK'), sh('2026-11-28T01:00')).reason).toBe('outside_opening_hours');
+  });
+
+  it('stops the longest run at midnight on the evening before a closed date, though the hours run on to 02:00', () => {
+    const wed2330 = sh('2026-11-25T23:30');
+    expect(at(plainSite, machine('laser-1', 'OK'), wed2330)).toMatchObject({ grant: true, maxRunMs: 2.5 * H });
+    expect(at(holidaySite, machine('laser-1', 'OK'), wed2330)).toMatchObject({ grant: true, maxRunMs: 30 * 60_000 });
+    expect(at(holidaySite, machine('laser-1', 'OK'), sh('2026-11-26T00:00') - 1)).toMatchObject({ grant: true, maxRunMs: 1 });
+    expect(at(holidaySite, machine('laser-1', 'OK'), sh('2026-11-26T00:00')).reason).toBe('outside_opening_hours');
+    // An override at the machine on the closed date: powered, with no time left before closing (as outside hours).
+    expect(at(holidaySite, machine('laser-1', 'BOSS'), sh('2026-11-26T10:00'))).toMatchObject({ grant: true, reason: 'override', maxRunMs: 0 });
+  });
+});
+
 describe('time in the site’s zone', () => {
   it('knows the local weekday, minute and date', () => {
     expect(localTime(WED_10, 'Asia/Shanghai')).toEqual({ isoWeekday: 3, minute: 600, msIntoMinute: 0, date: '2026-11-25' });

@@ -2,7 +2,8 @@
  * The gateway's access runner (gateway/access/runner.ts) over a fake clock:
  * what it commands and journals on swipes, and what its periodic checks do
  * with presence and machine sessions (idle, longest run, closing time, out of
- * service; never cutting power mid-job), hour meters, late and replayed
+ * service; never cutting power mid-job; closing time by the opening calendar,
+ * with its closed dates), hour meters, late and replayed
  * swipes, and rebuilding its state from the journal after a restart.
  */
 import { pino } from 'pino';
@@ -10,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { indexPolicy, type PolicyIndex } from '../../core/access/policy-index.js';
 import type { PolicySnapshot } from '../../core/policy/snapshot.js';
 import type { BadgeSignal, HealthSignal, JournalRecord, PowerSignal, SessionRecord } from '../../core/signals.js';
-import type { SiteFile } from '../../core/site/model.js';
+import type { Site, SiteFile } from '../../core/site/model.js';
 import { AccessRunner } from '../../gateway/access/runner.js';
 import type { DeviceCommand } from '../../gateway/encoders/index.js';
 import { siteFromFile } from '../harness/site-fixture.js';
@@ -57,9 +58,9 @@ let commands: { device: string; command: DeviceCommand }[];
 let journal: JournalRecord[];
 let seq = 0;
 
-function runner(over: { history?: JournalRecord[] } = {}): AccessRunner {
+function runner(over: { history?: JournalRecord[]; site?: Site } = {}): AccessRunner {
   const r = new AccessRunner({
-    site,
+    site: over.site ?? site,
     policy: { current: () => policy, ageMs: () => 0 },
     command: (device, command) => {
       commands.push({ device, command });
@@ -253,6 +254,69 @@ describe('presence', () => {
     r.tick();
     expect(r.snapshot().presence).toEqual({ cowork: [] });
     r.stop();
+  });
+});
+
+describe('closing time on the evening before a closed date', () => {
+  // Open every day 08:00 until 02:00 the next night; Thursday 2026-11-26 closed.
+  const late = [
+    { days: [1, 2, 3, 4, 5, 6, 7], from: '08:00', to: '24:00' },
+    { days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '02:00' },
+  ];
+  const plainSite = siteFromFile({ ...file, site: { ...file.site, openingHours: late } });
+  const holidaySite = siteFromFile({ ...file, site: { ...file.site, openingHours: late, closedDates: ['2026-11-26'] } });
+  const WED_23 = WED_10 + 13 * H;
+  const MIDNIGHT = WED_10 + 14 * H;
+
+  it('warns 10 minutes before midnight, not 02:00, and ends the session for closing once the machine is idle', () => {
+    t = WED_23;
+    const r = runner({ site: holidaySite });
+    swipe(r, 'br-laser-1', 'A');
+    expect(sent('br-laser-1', 'session')[0]).toMatchObject({ state: 'granted', maxRunMs: H });
+    const warnings = () => sent('br-laser-1', 'session').filter((c) => c.type === 'session' && c.state === 'warning');
+    for (let m = 0; m <= 65; m++) {
+      t = WED_23 + m * MIN;
+      r.observe([power(800)]);
+      r.tick();
+      if (m < 50) expect(warnings()).toEqual([]);
+      else expect(warnings()).toMatchObject([{ reason: 'closing' }]);
+    }
+    // Past midnight and still cutting: power stays on.
+    expect(sessionEnds()).toEqual([]);
+    t += MIN;
+    r.observe([power(0)]);
+    r.tick();
+    expect(sessionEnds().map((x) => x.reason)).toEqual(['closing']);
+    expect(sent('pm-laser-1', 'power').at(-1)).toEqual({ type: 'power', on: false });
+    r.stop();
+  });
+
+  it('without the closed date the same evening runs on to 02:00', () => {
+    t = WED_23;
+    const r = runner({ site: plainSite });
+    swipe(r, 'br-laser-1', 'A');
+    expect(sent('br-laser-1', 'session')[0]).toMatchObject({ state: 'granted', maxRunMs: 3 * H });
+    t = MIDNIGHT + MIN;
+    r.observe([power(800)]);
+    r.tick();
+    expect(sent('br-laser-1', 'session').filter((c) => c.type === 'session' && c.state === 'warning')).toEqual([]);
+    r.stop();
+  });
+
+  it('empties the spaces at midnight', () => {
+    for (const [s, cleared] of [
+      [plainSite, false],
+      [holidaySite, true],
+    ] as const) {
+      t = WED_23 + 30 * MIN; // within the space's 1 h presence timeout until 00:30
+      const r = runner({ site: s });
+      swipe(r, 'dc-main', 'A');
+      t = MIDNIGHT + 1000;
+      r.tick();
+      expect(r.snapshot().presence).toEqual({ cowork: cleared ? [] : ['m-a'] });
+      r.stop();
+      journal = [];
+    }
   });
 });
 
