@@ -39,7 +39,8 @@
  *
  * Pure: no clock, no I/O; time comes from the records and from `advance`.
  */
-import { localTime, msUntilClose, type Period } from '../access/time.js';
+import type { Period } from '../access/time.js';
+import { openingCalendar, openState, type ExtraOpenDate, type OpeningCalendar } from './calendar.js';
 import { energyDeltaKwh } from '../energy.js';
 import type { DecisionRecord, JournalRecord, OccupancySignal, PowerSignal, SessionRecord, HealthSignal } from '../signals.js';
 import type { Site } from '../site/model.js';
@@ -114,6 +115,9 @@ export interface SessioniserConfig {
   readonly machineMeters: Readonly<Record<string, string>>;
   readonly machines: Readonly<Record<string, { readonly space: string; readonly thresholdW: number; readonly idleMs: number }>>;
   readonly spaces: Readonly<Record<string, { readonly timeoutMs: number; readonly hours: readonly Period[] | null }>>;
+  /** The site's closed dates (YYYY-MM-DD) and make-up working days: with a space's hours, its calendar (core/usage/calendar.ts). */
+  readonly closedDates?: readonly string[];
+  readonly extraOpenDates?: readonly ExtraOpenDate[];
 }
 
 export const DEFAULTS = {
@@ -149,6 +153,8 @@ export function sessioniserConfig(site: Site, o: SessioniserOptions = {}): Sessi
     hysteresis: o.hysteresis ?? DEFAULTS.hysteresis,
     meterSilenceMs: o.meterSilenceMs ?? DEFAULTS.meterSilenceMs,
     timezone: site.timezone,
+    closedDates: (site.file.site.closedDates ?? []).map((c) => (typeof c === 'string' ? c : c.date)),
+    extraOpenDates: (site.file.site.extraOpenDates ?? []).map((e) => ({ ...e })),
     deskSensors,
     desks: Object.fromEntries([...site.desks.values()].map((d) => [d.id, d.space])),
     machineMeters,
@@ -516,11 +522,9 @@ export class Sessioniser {
   private presenceDeadlineFrom(space: string, t: number): number {
     const c = this.cfg.spaces[space]!;
     let deadline = t + c.timeoutMs;
-    if (c.hours && c.hours.length > 0) {
-      const toClose = msUntilClose(c.hours, localTime(t, this.cfg.timezone));
-      // Entered while closed (an override): the timeout alone applies.
-      if (toClose > 0) deadline = Math.min(deadline, t + toClose);
-    }
+    const opening = openState(spaceCalendar(this.cfg, space), t);
+    // Entered while closed (an override): the timeout alone applies.
+    if (opening.open && opening.closesAt !== null) deadline = Math.min(deadline, opening.closesAt);
     return deadline;
   }
 
@@ -672,6 +676,17 @@ export class Sessioniser {
     delete this.s.offline[device];
     out.push({ kind: 'gap', device, resource, from: since, to: ts });
   }
+}
+
+// A space's compiled calendar per config (configs are plain data, never changed once made).
+const calendars = new WeakMap<SessioniserConfig, Map<string, OpeningCalendar>>();
+
+function spaceCalendar(cfg: SessioniserConfig, space: string): OpeningCalendar {
+  let bySpace = calendars.get(cfg);
+  if (!bySpace) calendars.set(cfg, (bySpace = new Map<string, OpeningCalendar>()));
+  let cal = bySpace.get(space);
+  if (!cal) bySpace.set(space, (cal = openingCalendar({ timezone: cfg.timezone, hours: cfg.spaces[space]!.hours, closedDates: cfg.closedDates, extraOpenDates: cfg.extraOpenDates })));
+  return cal;
 }
 
 function session(kind: UsageKind, resource: string, space: string | null, memberId: string | null, start: number, end: number, inferred: boolean, reason: EndReason, ev: Ev): UsageSession {

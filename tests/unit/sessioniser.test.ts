@@ -72,8 +72,8 @@ const access = (equipment: string, member: string, sessionId: string, event: 'st
 });
 
 /** One run over the records, then the end of the stream at `end`. */
-function run(records: readonly JournalRecord[], end: number): { closed: Output[]; open: UsageSession[] } {
-  const s = new Sessioniser(cfg);
+function run(records: readonly JournalRecord[], end: number, config: SessioniserConfig = cfg): { closed: Output[]; open: UsageSession[] } {
+  const s = new Sessioniser(config);
   const closed: Output[] = [];
   for (const r of records) closed.push(...s.push(r));
   const f = s.flush(end);
@@ -132,6 +132,39 @@ describe('presence sessions', () => {
       { kind: 'presence', resource: 'fablab', member: 'm2', start: at('10:00'), end: at('14:00'), reason: 'timeout', inferred: true },
       { kind: 'presence', resource: 'cowork', member: 'm1', start: at('09:00'), end: at('17:00'), reason: 'timeout', inferred: true },
       { kind: 'presence', resource: 'fablab', member: 'm3', start: at('19:00'), end: at('21:00'), reason: 'closing', inferred: true },
+    ]);
+  });
+
+  it('closing time follows the closed dates: hours past midnight stop where a closed date begins, and an always-open space closes for it', () => {
+    const late = [
+      { days: [1, 2, 3, 4, 5, 6, 7], from: '08:00', to: '24:00' },
+      { days: [1, 2, 3, 4, 5, 6, 7], from: '00:00', to: '02:00' },
+    ];
+    const open = { ...cfg, spaces: { cowork: { timeoutMs: 8 * H, hours: null }, fablab: { timeoutMs: 4 * H, hours: late } } };
+    // Thursday 2026-11-26 closed (as plain data: the config stays JSON).
+    const holiday: SessioniserConfig = JSON.parse(JSON.stringify({ ...open, closedDates: ['2026-11-26'] })) as SessioniserConfig;
+    const records = [door('m2', 'cowork', at('20:00')), door('m1', 'fablab', at('23:00'))];
+    expect(brief(run(records, at('23:59') + 12 * H, open).closed)).toEqual([
+      { kind: 'presence', resource: 'fablab', member: 'm1', start: at('23:00'), end: at('23:00') + 3 * H, reason: 'closing', inferred: true },
+      { kind: 'presence', resource: 'cowork', member: 'm2', start: at('20:00'), end: at('20:00') + 8 * H, reason: 'timeout', inferred: true },
+    ]);
+    expect(brief(run(records, at('23:59') + 12 * H, holiday).closed)).toEqual([
+      { kind: 'presence', resource: 'cowork', member: 'm2', start: at('20:00'), end: DAY + 24 * H, reason: 'closing', inferred: true },
+      { kind: 'presence', resource: 'fablab', member: 'm1', start: at('23:00'), end: DAY + 24 * H, reason: 'closing', inferred: true },
+    ]);
+  });
+
+  it('on a make-up working day, closing time is the end of its hours', () => {
+    // Saturday 2026-11-28, a make-up day 09:00–17:00 for a space open weekdays only.
+    const sat = (hhmm: string) => at(hhmm) + 3 * 24 * H;
+    const weekdays: SessioniserConfig = { ...cfg, spaces: { ...cfg.spaces, fablab: { timeoutMs: 12 * H, hours: [{ days: [1, 2, 3, 4, 5], from: '09:00', to: '21:00' }] } } };
+    const makeUp: SessioniserConfig = { ...weekdays, extraOpenDates: [{ date: '2026-11-28', from: '09:00', to: '17:00' }] };
+    expect(brief(run([door('m1', 'fablab', sat('10:00'))], sat('23:59'), makeUp).closed)).toEqual([
+      { kind: 'presence', resource: 'fablab', member: 'm1', start: sat('10:00'), end: sat('17:00'), reason: 'closing', inferred: true },
+    ]);
+    // Without it the space is closed that Saturday: an entry then (an override) ends by the timeout alone.
+    expect(brief(run([door('m1', 'fablab', sat('10:00'))], sat('23:59'), weekdays).closed)).toEqual([
+      { kind: 'presence', resource: 'fablab', member: 'm1', start: sat('10:00'), end: sat('22:00'), reason: 'timeout', inferred: true },
     ]);
   });
 });
@@ -262,5 +295,15 @@ describe('configuration from a site', () => {
     expect(c.machines['laser-1']).toMatchObject({ space: 'fablab', thresholdW: 300, idleMs: 600_000 });
     expect(c.spaces.fablab!.timeoutMs).toBe(8 * H);
     expect(c.timezone).toBe('Asia/Shanghai');
+  });
+
+  it('carries the site\'s closed dates and make-up days as plain data', () => {
+    const file = exampleSiteFile({ credentialsFor: () => ({ secret: 'env:X' }) });
+    const r = validateSite({ ...file, site: { ...file.site, closedDates: [{ date: '2026-10-01', name: '国庆节' }, '2026-10-02'], extraOpenDates: [{ date: '2026-10-11', from: '08:00', to: '22:00', name: '国庆调休' }] } });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const c = sessioniserConfig(r.site);
+    expect(c.closedDates).toEqual(['2026-10-01', '2026-10-02']);
+    expect(c.extraOpenDates).toEqual([{ date: '2026-10-11', from: '08:00', to: '22:00', name: '国庆调休' }]);
+    expect(JSON.parse(JSON.stringify(c))).toEqual(c);
   });
 });
