@@ -197,6 +197,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
       ...(server && { server: server.options }),
       trustProxy: config.server.trustProxy,
       gateway: { health: () => gateway.health(), registry },
+      live: gateway.live,
       onPolicyChange: () => void policy.refresh?.(),
     });
     stack.push({ name: 'http', stop: () => app.close() });

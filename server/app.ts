@@ -21,6 +21,7 @@ import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import type { ServerContext } from './routes/context.js';
 import { healthRoutes, type HealthRouteOptions } from './routes/health.js';
+import { liveRoutes, type LiveSource } from './routes/live.js';
 import { ROUTE_AREAS } from './routes/index.js';
 import type { UsageSource } from './routes/usage.js';
 import { PolicyEvents } from './policy/events.js';
@@ -46,6 +47,8 @@ export interface AppOptions {
   /** The API (accounts, reference data, policy); absent for a gateway on its own, which serves only /healthz and /metrics. */
   readonly server?: ServerOptions;
   readonly gateway?: HealthRouteOptions;
+  /** The gateway's live state, when it runs in this process; without it GET /api/v1/live answers 503. */
+  readonly live?: LiveSource;
   /** Behind a TLS-terminating proxy: trust X-Forwarded-* (so cookies get Secure). */
   readonly trustProxy?: boolean;
   /** Called with the new policy version after a change to reference data (for gateways listening). */
@@ -104,5 +107,6 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
   await app.register(authRoutes, { ...ctx, prefix: '/api/v1' });
   await app.register(adminRoutes, { ...ctx, prefix: '/api/v1' });
   for (const area of areas) await app.register(area, { ...ctx, prefix: '/api/v1' });
+  await app.register(liveRoutes, { ...ctx, prefix: '/api/v1', live: opts.live ?? null });
   return app;
 }

@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
 import { buildApp, type RouteArea, type ServerOptions } from '../../server/app.js';
+import type { LiveSource } from '../../server/routes/live.js';
 import { hashPassword } from '../../server/auth/passwords.js';
 import { createApiToken, SESSION_COOKIE } from '../../server/auth/sessions.js';
 import { migrate, openSqlite, type ServerDb } from '../../server/db/database.js';
@@ -101,6 +102,8 @@ export interface TestServerOptions {
   readonly areas?: readonly RouteArea[];
   /** Only the staff logins (admin, manager, auditor): no plan, teams, members, badges or member logins (seed ids are ''). */
   readonly bare?: boolean;
+  /** A gateway's live state for GET /api/v1/live (default: none, as for `facility server`: 503). */
+  readonly live?: LiveSource;
 }
 
 export async function makeTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -128,6 +131,7 @@ export async function makeTestServer(opts: TestServerOptions = {}): Promise<Test
           ...opts.server,
         },
         onPolicyChange: (v) => policyVersions.push(v),
+        ...(opts.live && { live: opts.live }),
       },
       opts.areas ?? ROUTE_AREAS,
     );

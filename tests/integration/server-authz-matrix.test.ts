@@ -14,7 +14,8 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteEntry } from '../../server/plugins/auth.js';
-import { makeTestServer, type TestServer, type Who } from '../harness/server.js';
+import { exampleLive, TestLiveSource } from '../harness/live.js';
+import { makeTestServer, T0, type TestServer, type Who } from '../harness/server.js';
 
 let s: TestServer;
 let routes: readonly RouteEntry[];
@@ -24,7 +25,7 @@ const CALLERS: readonly Caller[] = ['anonymous', 'admin', 'manager', 'auditor', 
 const roleOf = (c: Caller): string | null => (c === 'anonymous' ? null : c === 'memberA' || c === 'memberB' ? 'member' : c);
 
 /** Streams and routes that end the caller's own session are only probed for refusals. */
-const NOT_EXECUTED = new Set(['GET /api/v1/policy/events', 'POST /api/v1/auth/logout', 'POST /api/v1/auth/password']);
+const NOT_EXECUTED = new Set(['GET /api/v1/policy/events', 'GET /api/v1/live/stream', 'POST /api/v1/auth/logout', 'POST /api/v1/auth/password']);
 
 function urlFor(r: RouteEntry): string {
   const ids: Record<string, string> = {
@@ -60,7 +61,8 @@ async function dbHash(): Promise<string> {
 }
 
 beforeAll(async () => {
-  s = await makeTestServer();
+  // With a gateway's live state, as `facility start` serves it (without one, GET /live answers 503).
+  s = await makeTestServer({ live: new TestLiveSource(exampleLive(T0)) });
   routes = s.app.routeTable.filter((r) => r.url.startsWith('/api/'));
 });
 
