@@ -73,6 +73,15 @@ export interface GatewayHealth {
     /** Each machine's hour meter (running hours over its life). */
     readonly hourMeters: Readonly<Record<string, number>>;
   };
+  readonly live: {
+    /** Records the live view has taken since the start (its replay included). */
+    readonly records: number;
+    /** Records that came later than the allowed lateness: not in the live view (billing still counts them). */
+    readonly late: number;
+    /** Records waiting for the sessioniser's watermark. */
+    readonly waiting: number;
+    readonly retainedTopics: number;
+  };
   readonly problems: readonly string[];
 }
 
@@ -289,8 +298,14 @@ export class Gateway {
       sink,
       serial,
       access,
+      live: this.liveHealth(),
       problems,
     };
+  }
+
+  private liveHealth(): GatewayHealth['live'] {
+    const l = this.live.stats();
+    return { records: l.observed, late: l.late, waiting: l.buffered, retainedTopics: l.retained };
   }
 
   private accessHealth(): GatewayHealth['access'] {

@@ -53,6 +53,12 @@ export const HealthSchema = Type.Object({
     present: Type.Integer(),
     hourMeters: Type.Record(Type.String(), Type.Number(), { description: 'Running hours of each machine over its life (its hour meter, for maintenance)' }),
   }),
+  live: Type.Object({
+    records: Type.Integer({ description: 'Records the live view has taken since the start (its replay included)' }),
+    late: Type.Integer({ description: 'Records that came later than the allowed lateness (60 s): not in the live view' }),
+    waiting: Type.Integer({ description: 'Records waiting for the sessioniser’s watermark' }),
+    retainedTopics: Type.Integer({ description: 'Retained live-state topics published' }),
+  }),
   problems: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;

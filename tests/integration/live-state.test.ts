@@ -250,6 +250,9 @@ describe('live state', () => {
     expect(payload(`fac/v1/${SITE}/state/spaces/elab`)).toEqual(live.spaces.elab);
     expect(payload(`fac/v1/${SITE}/state/site`)).toEqual(live.totals);
     expect(JSON.stringify(retained.filter((m) => !m.topic.includes('/machines/')))).not.toContain(memberId);
+    const health = (await (await fetch(`${system.httpUrl}/healthz`)).json()) as { live: Record<string, number> };
+    expect(health.live).toMatchObject({ late: 0, retainedTopics: expected.size });
+    expect(health.live.records).toBeGreaterThanOrEqual(5);
 
     // The stream: its snapshot with the changes applied is the same state.
     await eventually('the stream to reach the same state', () => {
