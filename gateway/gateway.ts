@@ -81,6 +81,9 @@ export interface GatewayHealth {
     /** Records waiting for the sessioniser's watermark. */
     readonly waiting: number;
     readonly retainedTopics: number;
+    /** How long deriving the state held the event loop, ms: the last time, and the longest since the start. */
+    readonly tickMs: number;
+    readonly maxTickMs: number;
   };
   readonly problems: readonly string[];
 }
@@ -305,7 +308,7 @@ export class Gateway {
 
   private liveHealth(): GatewayHealth['live'] {
     const l = this.live.stats();
-    return { records: l.observed, late: l.late, waiting: l.buffered, retainedTopics: l.retained };
+    return { records: l.observed, late: l.late, waiting: l.buffered, retainedTopics: l.retained, tickMs: l.lastTickMs, maxTickMs: l.maxTickMs };
   }
 
   private accessHealth(): GatewayHealth['access'] {

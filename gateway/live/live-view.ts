@@ -74,6 +74,9 @@ export class LiveView {
   private observed = 0;
   /** A publish failed: publish what differs at the next tick even if nothing changed. */
   private republish = false;
+  /** How long ticks hold the event loop, ms: the last one and the longest. */
+  private lastTickMs = 0;
+  private maxTickMs = 0;
 
   constructor(private readonly opts: LiveViewOptions) {
     this.model = liveModel(opts.site);
@@ -141,13 +144,14 @@ export class LiveView {
   }
 
   /** For /healthz-style reporting and tests. */
-  stats(): { observed: number; late: number; buffered: number; retained: number } {
-    return { observed: this.observed, late: this.sessioniser.late, buffered: this.sessioniser.buffered, retained: this.published.size };
+  stats(): { observed: number; late: number; buffered: number; retained: number; lastTickMs: number; maxTickMs: number } {
+    return { observed: this.observed, late: this.sessioniser.late, buffered: this.sessioniser.buffered, retained: this.published.size, lastTickMs: this.lastTickMs, maxTickMs: this.maxTickMs };
   }
 
   /** Derives the state at the clock's now, and hands on what changed. Runs every tick; public for tests. */
   tick(): void {
     if (!this.running) return;
+    const t0 = performance.now();
     const now = this.opts.clock.now();
     // Sessions that closed are billing's business (it reads them back from InfluxDB); here only what is open counts.
     this.sessioniser.advance(now);
@@ -174,6 +178,8 @@ export class LiveView {
       this.minute = minute;
       this.opts.series?.add(occupancyPoints(state, minute * MINUTE_MS));
     }
+    this.lastTickMs = Math.round((performance.now() - t0) * 100) / 100;
+    if (this.lastTickMs > this.maxTickMs) this.maxTickMs = this.lastTickMs;
   }
 
   private take(r: JournalRecord): void {

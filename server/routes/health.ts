@@ -58,6 +58,8 @@ export const HealthSchema = Type.Object({
     late: Type.Integer({ description: 'Records that came later than the allowed lateness (60 s): not in the live view' }),
     waiting: Type.Integer({ description: 'Records waiting for the sessioniser’s watermark' }),
     retainedTopics: Type.Integer({ description: 'Retained live-state topics published' }),
+    tickMs: Type.Number({ description: 'How long deriving the live state last held the event loop, ms' }),
+    maxTickMs: Type.Number({ description: 'The longest it has, since the start, ms' }),
   }),
   problems: Type.Array(Type.String()),
 });

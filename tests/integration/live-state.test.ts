@@ -251,7 +251,8 @@ describe('live state', () => {
     expect(payload(`fac/v1/${SITE}/state/site`)).toEqual(live.totals);
     expect(JSON.stringify(retained.filter((m) => !m.topic.includes('/machines/')))).not.toContain(memberId);
     const health = (await (await fetch(`${system.httpUrl}/healthz`)).json()) as { live: Record<string, number> };
-    expect(health.live).toMatchObject({ late: 0, retainedTopics: expected.size });
+    expect(health.live).toMatchObject({ late: 0, retainedTopics: expected.size, tickMs: expect.any(Number) as number, maxTickMs: expect.any(Number) as number });
+    expect(health.live.maxTickMs).toBeGreaterThan(0);
     expect(health.live.records).toBeGreaterThanOrEqual(5);
 
     // The stream: its snapshot with the changes applied is the same state.
