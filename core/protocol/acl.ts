@@ -7,8 +7,8 @@
  * gateway (which publishes in-process, not as a client) publishes commands.
  */
 import { KINDS_BY_DEVICE } from '../signals.js';
-import type { DeviceInfo } from '../site/model.js';
-import { commandFilter, deviceBase, parseTopic, type UplinkChannel } from './topics.js';
+import type { DeviceInfo, ObserverInfo } from '../site/model.js';
+import { PROTOCOL_PREFIX, commandFilter, deviceBase, gatewayStatusTopic, parseTopic, stateFilter, type UplinkChannel } from './topics.js';
 
 export type AclDecision = { readonly ok: true; readonly channel: UplinkChannel } | { readonly ok: false; readonly reason: AclReason };
 export type AclReason =
@@ -19,7 +19,8 @@ export type AclReason =
   | 'channel_not_allowed'
   | 'retain_not_allowed'
   | 'sys_topic'
-  | 'not_own_topic';
+  | 'not_own_topic'
+  | 'observer_read_only';
 
 export const ACL_REASON_TEXT: Readonly<Record<AclReason, string>> = {
   not_in_scheme: 'topic is not in the fac/v1/<site>/d/<device>/<channel> scheme',
@@ -30,6 +31,7 @@ export const ACL_REASON_TEXT: Readonly<Record<AclReason, string>> = {
   retain_not_allowed: 'only the status channel may be retained',
   sys_topic: '$SYS topics are the broker’s own',
   not_own_topic: 'a device may publish only under its own topics (its topic prefix, or its bridge’s base topic)',
+  observer_read_only: 'an observer (read-only dashboard login) may not publish',
 };
 
 /** Channels a device may publish: its measured signal kinds, plus its availability. */
@@ -72,6 +74,36 @@ export function authorizeDeviceSubscribe(site: string, deviceId: string, filter:
 /** Delivery check (defence in depth, e.g. for retained messages): only the device's own commands. */
 export function authorizeDeviceForward(site: string, deviceId: string, topic: string): boolean {
   return topic.startsWith(`${deviceBase(site, deviceId)}/cmd/`);
+}
+
+/**
+ * An observer's client id: its id, or `<id>-<anything>` so several dashboards may share one login.
+ * (The site file makes sure no device's client id has that form.)
+ */
+export function isObserverClientId(observerId: string, clientId: string): boolean {
+  return clientId === observerId || (clientId.startsWith(`${observerId}-`) && clientId.length > observerId.length + 1);
+}
+
+const stateBase = (site: string): string => `${PROTOCOL_PREFIX}/${site}/state/`;
+
+/**
+ * What an observer may subscribe to: `fac/v1/<site>/state/#` or any filter beneath it
+ * (`…/state/machines/+`, `…/state/desks/D01`), and the gateway's status topic, each only if
+ * its topics allow. Wildcards after the `state/` level cannot reach outside it; `#`, `fac/v1/#`,
+ * `+/…`, device topics and `$share/…` do not start with it and are refused.
+ */
+export function authorizeObserverSubscribe(site: string, observer: ObserverInfo, filter: string): boolean {
+  if (observer.topics.includes('gateway-status') && filter === gatewayStatusTopic(site)) return true;
+  if (!observer.topics.includes('state')) return false;
+  if (filter === stateFilter(site)) return true;
+  const base = stateBase(site);
+  return filter.startsWith(base) && filter.length > base.length;
+}
+
+/** Delivery check (defence in depth): only live state and the gateway's status, never commands or device uplinks. */
+export function authorizeObserverForward(site: string, observer: ObserverInfo, topic: string): boolean {
+  if (topic === gatewayStatusTopic(site)) return observer.topics.includes('gateway-status');
+  return observer.topics.includes('state') && topic.startsWith(stateBase(site));
 }
 
 /** Client ids and user names: bounded, and without characters that mean something in topics. */

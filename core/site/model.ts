@@ -149,6 +149,31 @@ export const LoginSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** What an observer may read: the live state topics, and the gateway's status (whether that state is current). */
+export const OBSERVER_TOPICS = ['state', 'gateway-status'] as const;
+export type ObserverTopic = (typeof OBSERVER_TOPICS)[number];
+
+export const ObserverSchema = Type.Object(
+  {
+    id: Id('Observer id: its MQTT user name, and its client id or the prefix of them (<id> or <id>-…); must not be a device id'),
+    credentials: Type.Union(
+      [
+        Type.Object({ hash: Type.String({ pattern: '^(sha256|scrypt)\\$' }) }, { additionalProperties: false }),
+        Type.Object({ secret: Type.String({ pattern: '^(env|file):.+' }) }, { additionalProperties: false }),
+      ],
+      { description: 'The observer’s password: salted hash or secret reference, as for a device' },
+    ),
+    topics: Type.Optional(
+      Type.Array(literalUnion(OBSERVER_TOPICS, 'state (fac/v1/<site>/state/#) or gateway-status (fac/v1/<site>/gateway/status)'), {
+        minItems: 1,
+        maxItems: OBSERVER_TOPICS.length,
+        description: 'What it may subscribe to; default state and gateway-status',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const MqttIdentitySchema = Type.Object(
   {
     clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[^+#/\\s\\u0000]+$', description: 'MQTT client id the device uses; default its device id (Tasmota: MqttClient, Shelly: client id)' })),
@@ -213,6 +238,7 @@ export const SiteFileSchema = Type.Object(
     equipment: Type.Optional(Type.Array(EquipmentSchema, { maxItems: 10000 })),
     devices: Type.Optional(Type.Array(DeviceSchema, { maxItems: 100000 })),
     logins: Type.Optional(Type.Array(LoginSchema, { maxItems: 1000 })),
+    observers: Type.Optional(Type.Array(ObserverSchema, { maxItems: 100, description: 'Read-only MQTT logins for dashboards: they may read the live state and nothing else' })),
   },
   { additionalProperties: false },
 );
@@ -223,6 +249,7 @@ export type DoorDef = Static<typeof DoorSchema>;
 export type EquipmentDef = Static<typeof EquipmentSchema>;
 export type DeviceDef = Static<typeof DeviceSchema>;
 export type LoginDef = Static<typeof LoginSchema>;
+export type ObserverDef = Static<typeof ObserverSchema>;
 export type SiteFile = Static<typeof SiteFileSchema>;
 export type ClosedDateDef = Static<typeof ClosedDateSchema>;
 export type ExtraOpenDateDef = Static<typeof ExtraOpenDateSchema>;
@@ -255,6 +282,13 @@ export interface DeviceInfo {
   readonly direction: 'in' | 'out';
 }
 
+/** An observer as the broker needs it: its credentials and what it may read, defaults filled in. */
+export interface ObserverInfo {
+  readonly id: string;
+  readonly credentials: ObserverDef['credentials'];
+  readonly topics: readonly ObserverTopic[];
+}
+
 /** A validated site with lookup tables. Built only by validate.ts. */
 export interface Site {
   readonly file: SiteFile;
@@ -266,6 +300,8 @@ export interface Site {
   readonly equipment: ReadonlyMap<string, EquipmentDef>;
   readonly devices: ReadonlyMap<string, DeviceInfo>;
   readonly logins: ReadonlyMap<string, LoginDef>;
+  /** Read-only MQTT logins (dashboards), by id; their ids are never device ids. */
+  readonly observers: ReadonlyMap<string, ObserverInfo>;
   /** MQTT client id → device id, for the devices (and bridges) that connect themselves. */
   readonly byClientId: ReadonlyMap<string, string>;
   /** Bridge device id → friendly name → sensor device id. */

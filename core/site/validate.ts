@@ -35,6 +35,9 @@ import {
   type DeviceInfo,
   type DeviceKind,
   type LoginDef,
+  OBSERVER_TOPICS,
+  type ObserverInfo,
+  type ObserverTopic,
   type DoorDef,
   type EquipmentDef,
   type Site,
@@ -95,11 +98,14 @@ const UNATTACHED_OK: ReadonlySet<DeviceKind> = new Set(['zigbee-bridge']);
  */
 export const RESERVED_DEVICE_IDS: ReadonlySet<string> = new Set(['gateway']);
 
+/** What an observer may read when its topics are not given: the live state and whether the gateway is up. */
+export const DEFAULT_OBSERVER_TOPICS: readonly ObserverTopic[] = Object.freeze(['state', 'gateway-status']);
+
 /** Beyond this many problems the rest are summarised: fix the first ones, the others often follow. */
 export const MAX_REPORTED_ISSUES = 100;
 
 const TARGET_TYPES: readonly TargetType[] = ['desk', 'door', 'equipment', 'space'];
-const COLLECTIONS = ['spaces', 'desks', 'doors', 'equipment', 'devices', 'logins'] as const;
+const COLLECTIONS = ['spaces', 'desks', 'doors', 'equipment', 'devices', 'logins', 'observers'] as const;
 type Collection = (typeof COLLECTIONS)[number];
 const SINGULAR: Readonly<Record<Collection, string>> = {
   spaces: 'space',
@@ -108,6 +114,7 @@ const SINGULAR: Readonly<Record<Collection, string>> = {
   equipment: 'machine',
   devices: 'device',
   logins: 'login',
+  observers: 'observer',
 };
 const COLLECTION_OF_TARGET: Readonly<Record<TargetType, Collection>> = {
   desk: 'desks',
@@ -596,6 +603,7 @@ function semanticIssues(root: Obj): SiteIssue[] {
   }
   // A login's password is checked like a device's: a malformed hash would lock out every device using it.
   for (const [i, login] of entries(root, 'logins')) credentialIssues(login.credentials, ['logins', i, 'credentials'], add);
+  observerIssues(root, add);
   identityIssues(root, add);
   return issues;
 }
@@ -653,11 +661,59 @@ function credentialIssues(cred: unknown, path: SitePath, add: AddIssue): void {
     const [scheme, ...rest] = secret.split(':');
     const target = rest.join(':');
     if (scheme === 'env' && !ENV_NAME_RE.test(target)) {
-      const example = `${String(path[0]) === 'logins' ? 'LOGIN' : 'DEVICE'}_${String(path[1])}_SECRET`;
+      const example = `${String(path[0]) === 'logins' ? 'LOGIN' : String(path[0]) === 'observers' ? 'OBSERVER' : 'DEVICE'}_${String(path[1])}_SECRET`;
       add([...path, 'secret'], 'credentials', `"${target}" is not an environment variable name; use letters, digits and "_", e.g. env:${example}`);
     }
     if (scheme === 'file' && !ABSOLUTE_PATH_RE.test(target)) {
       add([...path, 'secret'], 'credentials', `"${target}" is not an absolute path; write file:/full/path/to/secret so it does not depend on the working directory`);
+    }
+  }
+}
+
+/**
+ * Observers (read-only dashboard logins) must never be mistaken for a device: the broker tells them apart
+ * by user name and client id, so an observer id may not be a device id (in any letter case, as in logs),
+ * a device's MQTT user name, or the start of a device's client id (<id> or <id>-…), which an observer may
+ * use and would then take over that device's session [MQTT-3.1.4-2].
+ */
+function observerIssues(root: Obj, add: AddIssue): void {
+  const devices = entries(root, 'devices');
+  const loginUser = new Map<string, string>();
+  for (const [, login] of entries(root, 'logins')) {
+    const id = str(login, 'id');
+    const username = str(login, 'username');
+    if (id !== undefined && username !== undefined) loginUser.set(id, username);
+  }
+  for (const [i, obs] of entries(root, 'observers')) {
+    credentialIssues(obs.credentials, ['observers', i, 'credentials'], add);
+    if (Array.isArray(obs.topics)) {
+      const seen = new Set<unknown>();
+      obs.topics.forEach((t: unknown, j) => {
+        if (seen.has(t) && (OBSERVER_TOPICS as readonly unknown[]).includes(t)) add(['observers', i, 'topics', j], 'invalid-value', `${show(t)} is listed twice; remove one`);
+        seen.add(t);
+      });
+    }
+    const id = str(obs, 'id');
+    if (id === undefined || !isId(id)) continue;
+    if (RESERVED_DEVICE_IDS.has(id.toLowerCase())) {
+      add(['observers', i, 'id'], 'reserved-id', `"${id}" is reserved for the gateway itself; choose another observer id`);
+      continue;
+    }
+    for (const [k, dev] of devices) {
+      const devId = str(dev, 'id');
+      if (devId === undefined) continue;
+      const mqtt = isObj(dev.mqtt) ? dev.mqtt : {};
+      const cred = isObj(dev.credentials) ? dev.credentials : {};
+      const clientId = str(mqtt, 'clientId') ?? devId;
+      const username = str(mqtt, 'username') ?? (typeof cred.login === 'string' ? loginUser.get(cred.login) : undefined) ?? devId;
+      let clash: string | undefined;
+      if (devId.toLowerCase() === id.toLowerCase()) clash = `is also the id of device "${devId}" (devices[${k}])`;
+      else if (username === id) clash = `is the MQTT user name of device "${devId}" (devices[${k}])`;
+      else if (clientId === id || clientId.startsWith(`${id}-`)) clash = `would let it connect with the client id "${clientId}" of device "${devId}" (devices[${k}]) and knock that device off`;
+      if (clash !== undefined) {
+        add(['observers', i, 'id'], 'duplicate-identity', `observer id "${id}" ${clash}; an observer must not be mistaken for a device, give it another id (e.g. "${id}-dashboard")`);
+        break;
+      }
     }
   }
 }
@@ -925,6 +981,9 @@ function buildSite(file: SiteFile): Site {
   const equipment = byId<EquipmentDef>(file.equipment);
   const logins = byId<LoginDef>(file.logins);
   const devices = new FrozenMap((file.devices ?? []).map((d) => [d.id, resolveDevice(d, desks, doors, equipment, logins)] as const));
+  const observers = new FrozenMap(
+    (file.observers ?? []).map((o) => [o.id, deepFreeze<ObserverInfo>({ id: o.id, credentials: o.credentials, topics: [...(o.topics ?? DEFAULT_OBSERVER_TOPICS)] })] as const),
+  );
   const byClientId = new FrozenMap([...devices.values()].filter((d) => d.mqtt !== null).map((d) => [d.mqtt!.clientId, d.id] as const));
   const bridgedMaps = new Map<string, Map<string, string>>();
   for (const d of devices.values()) {
@@ -944,6 +1003,7 @@ function buildSite(file: SiteFile): Site {
     equipment,
     devices,
     logins,
+    observers,
     byClientId,
     bridged,
   });

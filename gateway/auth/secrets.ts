@@ -137,8 +137,10 @@ type Check =
 const digest = (bytes: Buffer): Buffer => createHash('sha256').update(bytes).digest();
 
 /**
- * Answers "is this the password of device X?" for the broker's authenticate
- * hook. Secret references are resolved once, here, so a missing variable or
+ * Answers "is this the password of device X?" (or of observer X: a dashboard's
+ * read-only login) for the broker's authenticate hook. Devices and observers
+ * share one table and one check, since the site file never lets an observer id
+ * be a device id. Secret references are resolved once, here, so a missing variable or
  * file stops start-up with every problem listed instead of refusing devices
  * one by one later.
  */
@@ -179,14 +181,18 @@ export class DeviceCredentialVerifier {
       const c = 'login' in cred ? loginChecks.get(cred.login) : checkFor(`device "${device.id}"`, cred);
       if (c) this.checks.set(device.id, c);
     }
+    for (const observer of site.observers.values()) {
+      const c = checkFor(`observer "${observer.id}"`, observer.credentials);
+      if (c) this.checks.set(observer.id, c);
+    }
     if (problems.length > 0) {
       throw new Error(`cannot resolve ${problems.length} device secret reference${problems.length === 1 ? '' : 's'} in the site file:\n  ${problems.join('\n  ')}`);
     }
   }
 
-  /** Checks the password of a device (against its own credentials or its shared login's). */
-  verify(deviceId: string, password: Buffer | undefined): boolean {
-    const check = this.checks.get(deviceId);
+  /** Checks the password of a device (against its own credentials or its shared login's), or of an observer. */
+  verify(id: string, password: Buffer | undefined): boolean {
+    const check = this.checks.get(id);
     if (check === undefined || password === undefined) return false;
     if (check.type === 'secret') return timingSafeEqual(digest(password), check.digest);
     if (!check.slow) return verifySecret(check.stored, password);

@@ -12,15 +12,19 @@
  *   one per format), a per-device rate limit, and then the ingress, which holds
  *   the PUBACK until the journal commit is durable.
  * - SUBSCRIBE/forward: a device hears only its own command topics.
+ * - Observers (site file `observers:`, read-only dashboard logins): user name =
+ *   observer id, client id = the id or `<id>-…`, credentials checked like a
+ *   device's; they publish nothing and hear only the live state and the
+ *   gateway's status (core/protocol/acl.ts).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import type { Clock } from '../../core/clock.js';
-import { ACL_REASON_TEXT, isSafeClientId } from '../../core/protocol/acl.js';
+import { ACL_REASON_TEXT, authorizeObserverForward, authorizeObserverSubscribe, isObserverClientId, isSafeClientId } from '../../core/protocol/acl.js';
 import { gatewayStatusTopic } from '../../core/protocol/topics.js';
 import { TokenBucket } from '../../core/rate.js';
-import type { DeviceInfo, Site } from '../../core/site/model.js';
+import type { DeviceInfo, ObserverInfo, Site } from '../../core/site/model.js';
 import { mqttDecoder, type ConnectionPolicy } from '../decoders/index.js';
 import type { SignalIngress } from '../ingress/signal-ingress.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -48,7 +52,8 @@ export interface BrokerOptions {
   readonly host: string;
   readonly port: number;
   readonly site: Site;
-  readonly verifyCredentials: (deviceId: string, password: Buffer | undefined) => boolean;
+  /** Checks the password of a device or an observer, by id (the site file keeps the two kinds of id apart). */
+  readonly verifyCredentials: (id: string, password: Buffer | undefined) => boolean;
   readonly ingress: SignalIngress;
   readonly limits: BrokerLimits;
   readonly metrics: GatewayMetrics;
@@ -57,10 +62,18 @@ export interface BrokerOptions {
 }
 
 interface DeviceSession {
+  readonly type: 'device';
   readonly device: DeviceInfo;
   readonly policy: ConnectionPolicy;
   readonly bucket: TokenBucket;
 }
+
+interface ObserverSession {
+  readonly type: 'observer';
+  readonly observer: ObserverInfo;
+}
+
+type Session = DeviceSession | ObserverSession;
 
 /** The part of aedes-persistence that reads retained messages. */
 interface RetainedStore {
@@ -79,7 +92,7 @@ class BrokerRefusal extends Error {
 export class MqttBroker {
   private aedes: Aedes | null = null;
   private server: Server | null = null;
-  private readonly sessions = new WeakMap<Client, DeviceSession>();
+  private readonly sessions = new WeakMap<Client, Session>();
   private readonly sockets = new Set<Socket>();
   private connectBucket!: TokenBucket;
   private readonly authFailures = new Map<string, TokenBucket>();
@@ -276,6 +289,19 @@ export class MqttBroker {
       cb(new BrokerRefusal(message, code), null);
     };
     if (username === undefined || username === '') return refuse('anonymous', 'anonymous clients are not allowed', 4);
+    const observer = site.observers.get(username);
+    if (observer) {
+      // The site file keeps observer ids apart from device ids, user names and client ids; the
+      // client-id check is repeated here so that an observer can never take over a device's session.
+      if (!isObserverClientId(observer.id, client.id) || site.byClientId.has(client.id)) {
+        return refuse('id_mismatch', 'an observer’s client id must be its id or start with "<id>-"', 2);
+      }
+      if (!this.opts.verifyCredentials(observer.id, password)) return refuse('bad_credentials', 'bad user name or password', 4);
+      this.sessions.set(client, { type: 'observer', observer });
+      this.opts.logger.info({ client: client.id, observer: observer.id }, 'observer connected');
+      cb(null, true);
+      return;
+    }
     const device = this.deviceFor(client.id);
     // Identity binding: the client id names the device, and the user name must be that device's
     // (its own, or its shared login's), so no client can take over another device's session.
@@ -285,6 +311,7 @@ export class MqttBroker {
     if (username !== device.mqtt.username) return refuse('id_mismatch', 'user name does not belong to this client id', 2);
     if (!this.opts.verifyCredentials(device.id, password)) return refuse('bad_credentials', 'bad user name or password', 4);
     this.sessions.set(client, {
+      type: 'device',
       device,
       policy: mqttDecoder(device.format).connection(device, site),
       bucket: new TokenBucket(limits.devicePublishRatePerSec, limits.devicePublishBurst, clock.now()),
@@ -298,6 +325,14 @@ export class MqttBroker {
     if (!client || !session) {
       metrics.aclDenied.labels('publish', 'no_session').inc();
       cb(new Error('not authenticated'));
+      return;
+    }
+    if (session.type === 'observer') {
+      // Read-only: refused and disconnected, as a device publishing outside its ACL is. Not journaled:
+      // the rejects table records what devices send.
+      metrics.aclDenied.labels('publish', 'observer_read_only').inc();
+      logger.warn({ observer: session.observer.id, client: client.id, topic: packet.topic }, 'publish by an observer refused: client disconnected');
+      cb(new Error(`publish refused: ${ACL_REASON_TEXT.observer_read_only}`));
       return;
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
@@ -328,6 +363,15 @@ export class MqttBroker {
 
   private authorizeSubscribe(client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
     const session = this.sessions.get(client);
+    if (session?.type === 'observer') {
+      if (authorizeObserverSubscribe(this.opts.site.id, session.observer, sub.topic)) {
+        cb(null, sub);
+        return;
+      }
+      this.opts.metrics.aclDenied.labels('subscribe', 'outside_observer_topics').inc();
+      cb(null, null);
+      return;
+    }
     if (session?.policy.subscribe(sub.topic)) {
       cb(null, sub);
       return;
@@ -338,6 +382,7 @@ export class MqttBroker {
 
   private authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
     const session = this.sessions.get(client);
+    if (session?.type === 'observer') return authorizeObserverForward(this.opts.site.id, session.observer, packet.topic) ? packet : null;
     return session?.policy.forward(packet.topic) ? packet : null;
   }
 }
