@@ -130,6 +130,8 @@ export function toPoint(r: JournalRecord): PointSpec {
       fields.record_key = r.key;
       if (r.sessionId !== null) fields.session = r.sessionId;
       fields.swipe = r.swipe;
+      // A member without a team is written as "", so that it reads back as null, not as unrecorded.
+      if (r.teamId !== undefined) fields.team = r.teamId ?? '';
       return { measurement: MEASUREMENTS.decision, tags, fields, timeNs: pointTimeNs(r.ts, keyHash(r.key)) };
     }
     case 'session': {
@@ -140,6 +142,8 @@ export function toPoint(r: JournalRecord): PointSpec {
       fields.member = r.memberId;
       fields.record_key = r.key;
       fields.session = r.sessionId;
+      // A member without a team is written as "", so that it reads back as null, not as unrecorded.
+      if (r.teamId !== undefined) fields.team = r.teamId ?? '';
       return { measurement: MEASUREMENTS.session, tags, fields, timeNs: pointTimeNs(r.ts, keyHash(r.key)) };
     }
     case 'meter': {
@@ -187,6 +191,13 @@ const flag = (row: Row, name: string): boolean | null => {
 const oneOf = <T extends string>(v: string, allowed: readonly T[], name: string): T => {
   if (!(allowed as readonly string[]).includes(v)) throw new PointReadError(`column ${name}: unexpected value ${JSON.stringify(v)}`);
   return v as T;
+};
+
+/** The team written with the record: an id, "" for none (null), or no column at all for records from before teams were recorded. */
+const teamOf = (row: Row): { teamId?: string | null } => {
+  const v = row.team;
+  if (v === undefined) return {};
+  return { teamId: typeof v === 'string' && v !== '' ? v : null };
 };
 
 const DEVICE_KINDS = ['badge-reader', 'door-controller', 'occupancy-sensor', 'power-meter', 'zigbee-bridge'] as const;
@@ -254,6 +265,7 @@ export function fromPoint(measurement: string, row: Row, tsMs: number): JournalR
         ts: tsMs,
         sessionId: optStr(row, 'session'),
         maxRunMs: maxRunS === null ? null : Math.round(maxRunS * 1000),
+        ...teamOf(row),
       };
     }
     case 'session': {
@@ -271,6 +283,7 @@ export function fromPoint(measurement: string, row: Row, tsMs: number): JournalR
         reason: str(row, 'reason'),
         ts: tsMs,
         durationMs: durationS === null ? null : Math.round(durationS * 1000),
+        ...teamOf(row),
       };
     }
     case 'meter': {

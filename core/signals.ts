@@ -113,6 +113,8 @@ export interface DecisionRecord {
   readonly swipe: string;
   readonly credential: { readonly format: CredentialFormat; readonly id: string };
   readonly memberId: string | null;
+  /** The member's team in the policy the decision was made under (absent in records from before teams were recorded). */
+  readonly teamId?: string | null;
   readonly grant: boolean;
   readonly reason: string;
   readonly override: boolean;
@@ -133,6 +135,8 @@ export interface SessionRecord {
   readonly equipment: string;
   readonly sessionId: string;
   readonly memberId: string;
+  /** The member's team when the session started (absent in records from before teams were recorded). */
+  readonly teamId?: string | null;
   readonly event: 'start' | 'end';
   /** For end: badge_out, idle, max_run, closing, takeover, out_of_service, gateway_restart. */
   readonly reason: string;

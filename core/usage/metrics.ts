@@ -662,10 +662,27 @@ function prepare(input: MetricsInput, zone: Zone): { prep: Prep; ignored: { sess
       siteDeskEvents: mergeEvents(spaces.map((s) => s.deskEvents)),
       machineTouches: touchesOf(allMachineSessions, from, to),
       siteTouches: touchesOf([...allPresenceSessions, ...allMachineSessions], from, to),
-      teams: input.teams ?? new Map(),
+      teams: teamsOf([...allPresenceSessions, ...allMachineSessions], input.teams),
     },
     ignored: { sessions: ignoredSessions, gaps: ignoredGaps },
   };
+}
+
+/**
+ * Member → team: the team the access decisions recorded with the member's sessions (the newest one, if a
+ * member changed teams within the period), else the given map (the roster as it is now).
+ */
+function teamsOf(sessions: readonly UsageSession[], given: ReadonlyMap<string, string> | undefined): ReadonlyMap<string, string> {
+  const teams = new Map(given ?? []);
+  const newest = new Map<string, number>();
+  for (const s of sessions) {
+    // Sessions built before teams were recorded may lack the field.
+    if (s.memberId === null || s.teamId === null || s.teamId === undefined) continue;
+    if ((newest.get(s.memberId) ?? -Infinity) > s.start) continue;
+    newest.set(s.memberId, s.start);
+    teams.set(s.memberId, s.teamId);
+  }
+  return teams;
 }
 
 // ---------------------------------------------------------------------------

@@ -62,6 +62,8 @@ export interface UsageSession {
   readonly resource: string;
   readonly space: string | null;
   readonly memberId: string | null;
+  /** The member's team when the access decision (entry, badge at the machine) was made; null when none or not known. */
+  readonly teamId: string | null;
   readonly start: number;
   readonly end: number;
   /** The end is not observed: a timeout, closing time, a sensor or meter going quiet or offline. */
@@ -180,6 +182,7 @@ interface DeskOpen {
 }
 
 interface PresenceOpen {
+  teamId?: string | null;
   start: number;
   ev: Ev;
 }
@@ -195,6 +198,7 @@ interface MachineRun {
   idleMs: number;
   energyKwh: number;
   memberId: string | null;
+  teamId?: string | null;
   accessSessionId: string | null;
   /** When its one live silence deadline is due (older ones are stale). */
   silenceAt: number;
@@ -223,7 +227,7 @@ export interface SessionState {
   machines: Record<string, MachineRun>;
   meters: Record<string, MeterState>;
   /** The access session running on each machine (badge at the machine). */
-  access: Record<string, { sessionId: string; memberId: string }>;
+  access: Record<string, { sessionId: string; memberId: string; teamId?: string | null }>;
   /** Devices reported offline, since when. */
   offline: Record<string, number>;
   /** Pending deadlines, a binary min-heap by time (stale entries are skipped when they fire). */
@@ -346,7 +350,7 @@ export class Sessioniser {
       open.push(session('desk', desk, space, null, d.start, Math.max(d.start, until), d.vacatedAt !== null, d.vacatedAt !== null ? 'vacated' : 'open', d.ev));
     }
     for (const [space, members] of Object.entries(s.presence)) {
-      for (const [member, p] of Object.entries(members)) open.push(session('presence', space, space, member, p.start, end, false, 'open', p.ev));
+      for (const [member, p] of Object.entries(members)) open.push({ ...session('presence', space, space, member, p.start, end, false, 'open', p.ev), teamId: p.teamId ?? null });
     }
     // A machine still on: known up to its last reading.
     for (const [eq, run] of Object.entries(s.machines)) {
@@ -506,14 +510,14 @@ export class Sessioniser {
       if (!open) return;
       addEv(open.ev, r.key);
       delete members[r.memberId];
-      out.push(session('presence', r.space, r.space, r.memberId, open.start, r.ts, false, 'exit', open.ev));
+      out.push({ ...session('presence', r.space, r.space, r.memberId, open.start, r.ts, false, 'exit', open.ev), teamId: open.teamId ?? null });
       return;
     }
     if (open) {
       addEv(open.ev, r.key);
       return;
     }
-    members[r.memberId] = { start: r.ts, ev: { first: r.key, last: r.key, count: 1 } };
+    members[r.memberId] = { start: r.ts, ev: { first: r.key, last: r.key, count: 1 }, teamId: r.teamId ?? null };
     const deadline = this.presenceDeadlineFrom(r.space, r.ts);
     heapPush(s.timers, [deadline, 'presence', r.space, `${r.memberId}\u0000${r.ts}`]);
   }
@@ -535,13 +539,13 @@ export class Sessioniser {
     delete this.s.presence[space]![member];
     const c = this.cfg.spaces[space]!;
     const reason: EndReason = at === p.start + c.timeoutMs ? 'timeout' : 'closing';
-    out.push(session('presence', space, space, member, p.start, at, true, reason, p.ev));
+    out.push({ ...session('presence', space, space, member, p.start, at, true, reason, p.ev), teamId: p.teamId ?? null });
   }
 
   // Machines ------------------------------------------------------------------
 
   private accessSession(r: SessionRecord): void {
-    if (r.event === 'start') this.s.access[r.equipment] = { sessionId: r.sessionId, memberId: r.memberId };
+    if (r.event === 'start') this.s.access[r.equipment] = { sessionId: r.sessionId, memberId: r.memberId, teamId: r.teamId ?? null };
     else if (this.s.access[r.equipment]?.sessionId === r.sessionId) delete this.s.access[r.equipment];
   }
 
@@ -577,6 +581,7 @@ export class Sessioniser {
         idleMs: 0,
         energyKwh: 0,
         memberId: access?.memberId ?? null,
+        teamId: access?.teamId ?? null,
         accessSessionId: access?.sessionId ?? null,
         silenceAt: r.ts + this.cfg.meterSilenceMs,
         ev: { first: r.key, last: r.key, count: 1 },
@@ -632,6 +637,7 @@ export class Sessioniser {
     const m = this.cfg.machines[eq]!;
     return {
       ...session('machine', eq, m.space, run.memberId, run.start, end, inferred, reason, run.ev),
+      teamId: run.teamId ?? null,
       runningMs: run.runningMs,
       idleMs: Math.max(0, run.idleMs),
       energyWh: Math.round(run.energyKwh * 1_000_000) / 1000,
@@ -696,6 +702,7 @@ function session(kind: UsageKind, resource: string, space: string | null, member
     resource,
     space,
     memberId,
+    teamId: null,
     start,
     end,
     endInferred: inferred,

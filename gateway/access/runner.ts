@@ -65,6 +65,7 @@ interface Session {
   readonly id: string;
   readonly equipment: string;
   readonly memberId: string;
+  readonly teamId: string | null;
   readonly startedAt: number;
   readonly maxRunUntil: number | null;
   /** Gateway time of the last power reading above the running threshold (or the start). */
@@ -219,6 +220,8 @@ export class AccessRunner {
       swipe: swipe.key,
       credential: swipe.credential,
       memberId: d.memberId,
+      // The team as the policy had it at the decision: statements and reports attribute by it.
+      teamId: d.memberId !== null ? (policy?.member(d.memberId)?.teamId ?? null) : null,
       grant: d.grant,
       reason: d.reason,
       override: d.override,
@@ -355,6 +358,7 @@ export class AccessRunner {
       id: `${equipment}.${now.toString(36)}.${randomUUID().slice(0, 6)}`,
       equipment,
       memberId: d.memberId!,
+      teamId: this.opts.policy.current()?.member(d.memberId!)?.teamId ?? null,
       startedAt: now,
       maxRunUntil: d.maxRunMs !== null ? now + d.maxRunMs : null,
       lastActive: now,
@@ -362,7 +366,7 @@ export class AccessRunner {
       warned: false,
     };
     this.sessions.set(equipment, s);
-    return { kind: 'session', key: `session:${s.id}:start`, site: this.opts.site.id, space: d.space, equipment, sessionId: s.id, memberId: s.memberId, event: 'start', reason: d.reason, ts: now, durationMs: null };
+    return { kind: 'session', key: `session:${s.id}:start`, site: this.opts.site.id, space: d.space, equipment, sessionId: s.id, memberId: s.memberId, teamId: s.teamId, event: 'start', reason: d.reason, ts: now, durationMs: null };
   }
 
   /** Ends a session; `switchOff` for ends the gateway decides on its own (a swipe's decision switches by itself). */
@@ -381,7 +385,7 @@ export class AccessRunner {
     }
     this.opts.logger.info({ equipment: s.equipment, member: s.memberId, reason, minutes: Math.round((now - s.startedAt) / 60_000) }, 'machine session ended');
     const space = this.opts.site.equipment.get(s.equipment)?.space ?? null;
-    return { kind: 'session', key: `session:${s.id}:end`, site: this.opts.site.id, space, equipment: s.equipment, sessionId: s.id, memberId: s.memberId, event: 'end', reason, ts: now, durationMs: now - s.startedAt };
+    return { kind: 'session', key: `session:${s.id}:end`, site: this.opts.site.id, space, equipment: s.equipment, sessionId: s.id, memberId: s.memberId, teamId: s.teamId, event: 'end', reason, ts: now, durationMs: now - s.startedAt };
   }
 
   private warn(s: Session, reason: SessionWarning): void {
@@ -429,7 +433,7 @@ export class AccessRunner {
     }
     const maxRunUntil = this.restoredMaxRun.get(r.sessionId) ?? null;
     this.restoredMaxRun.delete(r.sessionId);
-    this.sessions.set(r.equipment, { id: r.sessionId, equipment: r.equipment, memberId: r.memberId, startedAt: r.ts, maxRunUntil, lastActive: r.ts, running: false, warned: false });
+    this.sessions.set(r.equipment, { id: r.sessionId, equipment: r.equipment, memberId: r.memberId, teamId: r.teamId ?? null, startedAt: r.ts, maxRunUntil, lastActive: r.ts, running: false, warned: false });
   }
 
   private remember(key: string): void {

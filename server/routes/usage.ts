@@ -49,6 +49,7 @@ const SessionSchema = Type.Object(
     resource: Type.String({ description: 'Desk, space (presence) or machine id' }),
     space: Type.Union([Type.String(), Type.Null()]),
     memberId: Type.Union([Type.String(), Type.Null()]),
+    teamId: Type.Union([Type.String(), Type.Null()], { description: 'The member’s team as the access decision recorded it; null when none or not recorded' }),
     start: Type.Integer({ description: 'epoch ms' }),
     end: Type.Integer({ description: 'epoch ms' }),
     endInferred: Type.Boolean({ description: 'The end was not observed (timeout, closing time, device offline or silent)' }),

@@ -103,6 +103,10 @@ describe('point → record (read back from InfluxDB)', () => {
     ...accessRecords,
     { ...(accessRecords[0] as Extract<JournalRecord, { kind: 'decision' }>), key: 'd2', memberId: null, grant: false, reason: 'unknown_badge', sessionId: null, maxRunMs: null, target: { type: 'door', id: 'main' } },
     { kind: 'session', key: 's2', site: 'demo', space: null, equipment: 'cnc-1', sessionId: 's9', memberId: 'mem_b', event: 'start', reason: 'granted', ts: base.ts, durationMs: null },
+    // With the member's team as the decision saw it: a team, or none.
+    { kind: 'session', key: 's3', site: 'demo', space: 'fablab', equipment: 'cnc-1', sessionId: 's10', memberId: 'mem_b', teamId: 'team_x', event: 'start', reason: 'granted', ts: base.ts, durationMs: null },
+    { ...(accessRecords[0] as Extract<JournalRecord, { kind: 'decision' }>), key: 'd3', teamId: null },
+    { ...(accessRecords[0] as Extract<JournalRecord, { kind: 'decision' }>), key: 'd4', teamId: 'team_y' },
   ];
 
   it('gives back exactly the record that was written, for every kind', () => {

@@ -126,6 +126,14 @@ describe('presence sessions', () => {
     expect(brief(closed)).toEqual([{ kind: 'presence', resource: 'cowork', member: 'm1', start: at('09:00'), end: at('17:00'), reason: 'exit', inferred: false }]);
   });
 
+  it('carries the team the entry decision recorded; none recorded reads as null', () => {
+    const { closed } = run([{ ...door('m1', 'cowork', at('09:00')), teamId: 't-robotics' }, door('m2', 'cowork', at('10:00')), door('m2', 'cowork', at('11:00'), 'exit'), door('m1', 'cowork', at('17:00'), 'exit')], at('23:00'));
+    expect(sessions(closed).map((s) => [s.memberId, s.teamId])).toEqual([
+      ['m2', null],
+      ['m1', 't-robotics'],
+    ]);
+  });
+
   it('without an exit: the space timeout, or its closing time if sooner, marked inferred', () => {
     const { closed } = run([door('m1', 'cowork', at('09:00')), door('m2', 'fablab', at('10:00')), door('m3', 'fablab', at('19:00'))], at('23:59'));
     expect(brief(closed)).toEqual([
@@ -174,7 +182,7 @@ describe('machine sessions', () => {
     const t = (m: number) => at('10:00') + m * MIN;
     const { closed } = run(
       [
-        access('laser', 'm7', 'S1', 'start', t(-1)),
+        { ...access('laser', 'm7', 'S1', 'start', t(-1)), teamId: 't-wearables' },
         pow('pm-laser', t(0), 800, 10.0),
         pow('pm-laser', t(10), 260, 10.1), // 260 W: below 300 but above 240 (hysteresis): still running
         pow('pm-laser', t(20), 50, 10.2), // idle from here
@@ -189,7 +197,7 @@ describe('machine sessions', () => {
     );
     const [s] = sessions(closed);
     expect(sessions(closed)).toHaveLength(1);
-    expect(s).toMatchObject({ kind: 'machine', resource: 'laser', space: 'fablab', memberId: 'm7', accessSessionId: 'S1', start: t(0), end: t(45), endReason: 'idle', endInferred: false });
+    expect(s).toMatchObject({ kind: 'machine', resource: 'laser', space: 'fablab', memberId: 'm7', teamId: 't-wearables', accessSessionId: 'S1', start: t(0), end: t(45), endReason: 'idle', endInferred: false });
     expect(s!.runningMs).toBe(40 * MIN); // t0–t20 and t25–t45
     expect(s!.idleMs).toBe(5 * MIN); // t20–t25; the idle tail after t45 is not the session's
     // Counter: 10.0→10.1→10.2→10.25, reset →0.1, →0.2 (the readings inside the session, t0..t45 and the idle tail readings after)

@@ -31,6 +31,7 @@ function session(kind: UsageSession['kind'], resource: string, memberId: string 
     resource,
     space: null,
     memberId,
+    teamId: null,
     start,
     end,
     endInferred: false,
@@ -249,6 +250,13 @@ describe('presence, members and teams', () => {
     const hourly = run({ sessions, teams, granularity: 'hour' });
     const byHour = Object.fromEntries(hourly.buckets.map((b) => [b.key.slice(11), [b.site.uniqueMembers, b.site.uniqueTeams, b.site.membersWithoutTeam]]));
     expect(byHour).toMatchObject({ '09:00': [1, 1, 0], '10:00': [2, 2, 0], '11:00': [2, 1, 0], '12:00': [1, 1, 0], '13:00': [0, 0, 0], '20:00': [1, 0, 1] });
+  });
+
+  it('the team recorded with a session (by the access decision) counts over the roster map', () => {
+    // m3 has no team in the roster as it is now, but was in "startup-x" when they came in.
+    const withTeam = sessions.map((x) => (x.memberId === 'm3' ? { ...x, teamId: 'startup-x' } : x));
+    const r = run({ sessions: withTeam, teams });
+    expect(r.total.site).toMatchObject({ uniqueMembers: 4, uniqueTeams: 3, membersWithoutTeam: 0 });
   });
 
   it('sessions naming nothing known are counted as ignored', () => {
