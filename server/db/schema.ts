@@ -187,6 +187,38 @@ export interface GatewaysTable {
   created_at: Instant;
 }
 
+export const SERVICE_KINDS = ['training', 'mentoring', 'event', 'technical', 'investment'] as const;
+export type ServiceKind = (typeof SERVICE_KINDS)[number];
+
+/** A service no sensor measures (training, mentoring, event, technical service, investment introduction). */
+export interface ServicesTable {
+  id: string;
+  kind: ServiceKind;
+  title: string;
+  title_zh: string | null;
+  site_id: string | null;
+  started_at: Instant;
+  minutes: number;
+  /** Who gave it (a mentor's or organisation's name), when not a trainer on record. */
+  provider: string | null;
+  trainer_id: string | null;
+  /** The team it was given to (mentoring a team), if any. */
+  team_id: string | null;
+  /** Participants who are not members (public events, roadshows). */
+  external_participants: number;
+  /** What participants paid in all, and its value at market prices (minor units). */
+  fee_minor: number;
+  reference_minor: number;
+  note: string | null;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface ServiceParticipantsTable {
+  service_id: string;
+  member_id: string;
+}
+
 export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
@@ -201,6 +233,8 @@ export interface DB {
   gateways: GatewaysTable;
   equipment_status: EquipmentStatusTable;
   equipment_downtime: EquipmentDowntimeTable;
+  services: ServicesTable;
+  service_participants: ServiceParticipantsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -212,5 +246,6 @@ export type CertificationRow = Selectable<CertificationsTable>;
 export type TrainerRow = Selectable<TrainersTable>;
 export type EquipmentStatusRow = Selectable<EquipmentStatusTable>;
 export type EquipmentDowntimeRow = Selectable<EquipmentDowntimeTable>;
+export type ServiceRow = Selectable<ServicesTable>;
 export type NewMember = Insertable<MembersTable>;
 export type MemberUpdate = Updateable<MembersTable>;

@@ -12,6 +12,7 @@ import { certificationRoutes } from './certifications.js';
 import { equipmentRoutes } from './equipment.js';
 import { planRoutes } from './plans.js';
 import { policyRoutes } from './policy.js';
+import { serviceRoutes } from './services.js';
 import { trainerRoutes } from './trainers.js';
 import { usageRoutes, utilisationRoutes } from './usage.js';
 
@@ -25,6 +26,7 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   planRoutes,
   certificationRoutes,
   trainerRoutes,
+  serviceRoutes,
   equipmentRoutes,
   policyRoutes,
   usageRoutes,

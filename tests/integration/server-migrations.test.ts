@@ -33,7 +33,7 @@ it('builds the whole schema on an empty database, and a second run does nothing'
   expect(first.applied).toEqual(Object.keys(MIGRATIONS));
   expect(first.version).toBe(LATEST_MIGRATION);
   expect(await tables(db)).toEqual([
-    'api_tokens', 'badges', 'certifications', 'changes', 'equipment_downtime', 'equipment_status', 'gateways', 'members', 'plans', 'sessions', 'teams', 'trainers', 'users',
+    'api_tokens', 'badges', 'certifications', 'changes', 'equipment_downtime', 'equipment_status', 'gateways', 'members', 'plans', 'service_participants', 'services', 'sessions', 'teams', 'trainers', 'users',
   ]);
   const again = await migrate(db);
   expect(again.applied).toEqual([]);
@@ -57,11 +57,9 @@ it('upgrades a database written by version 1 to version 2, keeping its data', as
   expect(await db.selectFrom('changes').select('id').execute()).toEqual([{ id: 1 }]);
 });
 
-it('upgrades a database written by the previous version to the latest: badges become ordinary (not override) badges', async () => {
-  const names = Object.keys(MIGRATIONS);
-  const previous = names[names.length - 2]!;
+it('upgrades a database written by version 2 to version 3: badges become ordinary (not override) badges', async () => {
   const db = fresh();
-  await migrate(db, previous);
+  await migrate(db, '002-changes-and-gateways');
   expect(await tables(db)).not.toContain('equipment_status');
   const now = Date.now();
   await db
@@ -70,8 +68,8 @@ it('upgrades a database written by the previous version to the latest: badges be
     .execute();
   // Written the way the previous version wrote it: no override column yet.
   await sql`INSERT INTO badges (id, member_id, format, credential, status, issued_on, note, created_at, updated_at) VALUES ('b1', 'mem_1', 'uid', '04A1B2C3', 'active', '2026-01-10', NULL, ${now}, ${now})`.execute(db);
-  const r = await migrate(db);
-  expect(r.applied).toEqual([names[names.length - 1]]);
+  const r = await migrate(db, '003-access-control');
+  expect(r.applied).toEqual(['003-access-control']);
   expect(await db.selectFrom('badges').select(['id', 'override']).execute()).toEqual([{ id: 'b1', override: 0 }]);
   // and the new tables work: one open downtime period per machine
   await db.insertInto('equipment_status').values({ site_id: 'site-a', equipment_id: 'laser-1', out_of_service: 1, since: now, reason: 'tube', changed_by: 'test' }).execute();
@@ -79,6 +77,27 @@ it('upgrades a database written by the previous version to the latest: badges be
   await db.insertInto('equipment_downtime').values({ id: 'dtm_1', ...period }).execute();
   await expect(db.insertInto('equipment_downtime').values({ id: 'dtm_2', ...period }).execute()).rejects.toThrow(/UNIQUE/);
   await expect(db.updateTable('badges').set({ override: 2 }).execute()).rejects.toThrow(/CHECK/);
+});
+
+it('upgrades a database written by the previous version to the latest, keeping its data: services and their participants', async () => {
+  const names = Object.keys(MIGRATIONS);
+  const db = fresh();
+  await migrate(db, names[names.length - 2]);
+  expect(await tables(db)).not.toContain('services');
+  const now = Date.now();
+  await db
+    .insertInto('members')
+    .values({ id: 'mem_1', member_no: 'M0001', name: '李雷', name_zh: null, email: null, phone: null, team_id: null, status: 'active', joined_on: '2026-01-10', left_on: null, plan_id: null, plan_valid_from: null, plan_valid_to: null, created_at: now, updated_at: now })
+    .execute();
+  const r = await migrate(db);
+  expect(r.applied).toEqual([names[names.length - 1]]);
+  expect(await db.selectFrom('members').select('member_no').execute()).toEqual([{ member_no: 'M0001' }]);
+  const svc = { id: 'svc_1', kind: 'training' as const, title: 'Laser safety', title_zh: '激光安全培训', site_id: null, started_at: now, minutes: 90, provider: null, trainer_id: null, team_id: null, external_participants: 0, fee_minor: 0, reference_minor: 20_000, note: null, created_at: now, updated_at: now };
+  await db.insertInto('services').values(svc).execute();
+  await db.insertInto('service_participants').values({ service_id: 'svc_1', member_id: 'mem_1' }).execute();
+  await expect(db.insertInto('services').values({ ...svc, id: 'svc_2', kind: 'party' as never }).execute()).rejects.toThrow(/CHECK/);
+  await expect(db.insertInto('services').values({ ...svc, id: 'svc_3', minutes: 0 }).execute()).rejects.toThrow(/CHECK/);
+  await expect(db.insertInto('service_participants').values({ service_id: 'svc_1', member_id: 'nobody' }).execute()).rejects.toThrow(/FOREIGN KEY/);
 });
 
 it('keeps referential integrity on (a badge needs its member)', async () => {
