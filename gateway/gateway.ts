@@ -73,6 +73,12 @@ export interface GatewayHealth {
     /** Each machine's hour meter (running hours over its life). */
     readonly hourMeters: Readonly<Record<string, number>>;
   };
+  /**
+   * How long starting took: `gatewayMs` from Gateway.start to accepting connections (journal opened, access
+   * state and live view rebuilt, broker listening); `processMs` from the process's start to then (module
+   * loading included).
+   */
+  readonly startup: { readonly gatewayMs: number; readonly processMs: number };
   readonly live: {
     /** Records the live view has taken since the start (its replay included). */
     readonly records: number;
@@ -209,8 +215,11 @@ export class Gateway {
     this.metrics.register.setDefaultLabels({ site: site.id });
   }
 
+  private startup: GatewayHealth['startup'] = { gatewayMs: 0, processMs: 0 };
+
   async start(): Promise<{ mqttPort: number }> {
     if (this.started) return { mqttPort: this.broker.port };
+    const t0 = performance.now();
     await this.journal.start();
     this.watch.start();
     this.access.start();
@@ -220,6 +229,7 @@ export class Gateway {
     await this.serial.start();
     await this.publishControllerConfigs();
     this.started = true;
+    this.startup = { gatewayMs: Math.round(performance.now() - t0), processMs: Math.round(performance.now()) };
     return { mqttPort };
   }
 
@@ -301,6 +311,7 @@ export class Gateway {
       sink,
       serial,
       access,
+      startup: this.startup,
       live: this.liveHealth(),
       problems,
     };

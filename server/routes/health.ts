@@ -53,6 +53,13 @@ export const HealthSchema = Type.Object({
     present: Type.Integer(),
     hourMeters: Type.Record(Type.String(), Type.Number(), { description: 'Running hours of each machine over its life (its hour meter, for maintenance)' }),
   }),
+  startup: Type.Object(
+    {
+      gatewayMs: Type.Integer({ description: 'From the gateway’s start to accepting connections (journal, access state and live view rebuilt, broker listening), ms' }),
+      processMs: Type.Integer({ description: 'From the process’s start to then, module loading included, ms' }),
+    },
+    { description: 'How long the last start took' },
+  ),
   live: Type.Object({
     records: Type.Integer({ description: 'Records the live view has taken since the start (its replay included)' }),
     late: Type.Integer({ description: 'Records that came later than the allowed lateness (60 s): not in the live view' }),

@@ -101,6 +101,7 @@ export interface HealthBody {
   broker: { clients: number };
   journal: { lastSeq: number; pending: number; appended: number; duplicates: number; refused: number; shed: number };
   sink: { cursor: number; written: number; lagRecords: number; state: string; lastError: string | null };
+  startup: { gatewayMs: number; processMs: number };
   problems: string[];
 }
 
