@@ -219,6 +219,36 @@ export interface ServiceParticipantsTable {
   member_id: string;
 }
 
+/** A closed billing period (site, local month). Rows are never changed or removed. */
+export interface BillingPeriodsTable {
+  site_id: string;
+  period: string;
+  closed_at: Instant;
+  closed_by: string;
+  statements_sha256: string;
+  currency: string;
+}
+
+/** The append-only ledger: charges written at closing, adjustments after. */
+export interface LedgerEntriesTable {
+  id: Generated<number>;
+  site_id: string;
+  period: string;
+  kind: 'charge' | 'adjustment';
+  party_type: 'member' | 'team';
+  party_id: string;
+  resource_class: string;
+  amount_minor: number;
+  reference_minor: number;
+  subsidy_minor: number;
+  currency: string;
+  line: string;
+  corrects: number | null;
+  reason: string | null;
+  created_at: Instant;
+  created_by: string;
+}
+
 export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
@@ -235,6 +265,8 @@ export interface DB {
   equipment_downtime: EquipmentDowntimeTable;
   services: ServicesTable;
   service_participants: ServiceParticipantsTable;
+  billing_periods: BillingPeriodsTable;
+  ledger_entries: LedgerEntriesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -33,7 +33,7 @@ it('builds the whole schema on an empty database, and a second run does nothing'
   expect(first.applied).toEqual(Object.keys(MIGRATIONS));
   expect(first.version).toBe(LATEST_MIGRATION);
   expect(await tables(db)).toEqual([
-    'api_tokens', 'badges', 'certifications', 'changes', 'equipment_downtime', 'equipment_status', 'gateways', 'members', 'plans', 'service_participants', 'services', 'sessions', 'teams', 'trainers', 'users',
+    'api_tokens', 'badges', 'billing_periods', 'certifications', 'changes', 'equipment_downtime', 'equipment_status', 'gateways', 'ledger_entries', 'members', 'plans', 'service_participants', 'services', 'sessions', 'teams', 'trainers', 'users',
   ]);
   const again = await migrate(db);
   expect(again.applied).toEqual([]);
@@ -79,18 +79,17 @@ it('upgrades a database written by version 2 to version 3: badges become ordinar
   await expect(db.updateTable('badges').set({ override: 2 }).execute()).rejects.toThrow(/CHECK/);
 });
 
-it('upgrades a database written by the previous version to the latest, keeping its data: services and their participants', async () => {
-  const names = Object.keys(MIGRATIONS);
+it('upgrades a database written by version 3 to version 4, keeping its data: services and their participants', async () => {
   const db = fresh();
-  await migrate(db, names[names.length - 2]);
+  await migrate(db, '003-access-control');
   expect(await tables(db)).not.toContain('services');
   const now = Date.now();
   await db
     .insertInto('members')
     .values({ id: 'mem_1', member_no: 'M0001', name: '李雷', name_zh: null, email: null, phone: null, team_id: null, status: 'active', joined_on: '2026-01-10', left_on: null, plan_id: null, plan_valid_from: null, plan_valid_to: null, created_at: now, updated_at: now })
     .execute();
-  const r = await migrate(db);
-  expect(r.applied).toEqual([names[names.length - 1]]);
+  const r = await migrate(db, '004-services');
+  expect(r.applied).toEqual(['004-services']);
   expect(await db.selectFrom('members').select('member_no').execute()).toEqual([{ member_no: 'M0001' }]);
   const svc = { id: 'svc_1', kind: 'training' as const, title: 'Laser safety', title_zh: '激光安全培训', site_id: null, started_at: now, minutes: 90, provider: null, trainer_id: null, team_id: null, external_participants: 0, fee_minor: 0, reference_minor: 20_000, note: null, created_at: now, updated_at: now };
   await db.insertInto('services').values(svc).execute();
@@ -98,6 +97,32 @@ it('upgrades a database written by the previous version to the latest, keeping i
   await expect(db.insertInto('services').values({ ...svc, id: 'svc_2', kind: 'party' as never }).execute()).rejects.toThrow(/CHECK/);
   await expect(db.insertInto('services').values({ ...svc, id: 'svc_3', minutes: 0 }).execute()).rejects.toThrow(/CHECK/);
   await expect(db.insertInto('service_participants').values({ service_id: 'svc_1', member_id: 'nobody' }).execute()).rejects.toThrow(/FOREIGN KEY/);
+});
+
+it('upgrades a database written by the previous version to the latest: an append-only ledger the database itself guards', async () => {
+  const names = Object.keys(MIGRATIONS);
+  const db = fresh();
+  await migrate(db, names[names.length - 2]);
+  expect(await tables(db)).not.toContain('ledger_entries');
+  const r = await migrate(db);
+  expect(r.applied).toEqual([names[names.length - 1]]);
+  const now = Date.now();
+  const entry = { site_id: 's', period: '2026-11', kind: 'charge' as const, party_type: 'member' as const, party_id: 'mem_1', resource_class: 'machine:laser-cutter', amount_minor: 3000, reference_minor: 12_000, subsidy_minor: 9000, currency: 'CNY', line: '{}', corrects: null, reason: null, created_at: now, created_by: 'test' };
+  // While the month is open, closing writes its charges…
+  await db.insertInto('ledger_entries').values(entry).execute();
+  await expect(db.insertInto('ledger_entries').values({ ...entry, kind: 'adjustment', reason: 'too early' }).execute()).rejects.toThrow(/not closed: nothing to adjust yet/);
+  // …then the period row freezes it.
+  await db.insertInto('billing_periods').values({ site_id: 's', period: '2026-11', closed_at: now, closed_by: 'test', statements_sha256: 'ab', currency: 'CNY' }).execute();
+  await expect(db.insertInto('ledger_entries').values(entry).execute()).rejects.toThrow(/period is closed: corrections are adjustments/);
+  await expect(db.updateTable('ledger_entries').set({ amount_minor: 0 }).execute()).rejects.toThrow(/append-only/);
+  await expect(db.deleteFrom('ledger_entries').execute()).rejects.toThrow(/append-only/);
+  await expect(db.updateTable('billing_periods').set({ statements_sha256: 'cd' }).execute()).rejects.toThrow(/cannot change/);
+  await expect(db.deleteFrom('billing_periods').execute()).rejects.toThrow(/cannot be reopened/);
+  await expect(db.insertInto('ledger_entries').values({ ...entry, kind: 'adjustment', corrects: 1, amount_minor: -600 }).execute()).rejects.toThrow(/CHECK/);
+  await db.insertInto('ledger_entries').values({ ...entry, kind: 'adjustment', corrects: 1, amount_minor: -600, subsidy_minor: 600, reason: 'meter fault: 12 minutes billed twice' }).execute();
+  const total = await db.selectFrom('ledger_entries').select((eb) => eb.fn.sum<number>('amount_minor').as('sum')).executeTakeFirstOrThrow();
+  expect(Number(total.sum)).toBe(2400);
+  await expect(db.insertInto('billing_periods').values({ site_id: 's', period: '2026-13x', closed_at: now, closed_by: 'test', statements_sha256: 'ab', currency: 'CNY' }).execute()).rejects.toThrow(/CHECK/);
 });
 
 it('keeps referential integrity on (a badge needs its member)', async () => {

@@ -8,10 +8,12 @@ import * as m001 from './001-reference-data.js';
 import * as m002 from './002-changes-and-gateways.js';
 import * as m003 from './003-access-control.js';
 import * as m004 from './004-services.js';
+import * as m005 from './005-ledger.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001-reference-data': m001,
   '002-changes-and-gateways': m002,
   '003-access-control': m003,
   '004-services': m004,
+  '005-ledger': m005,
 });
