@@ -7,6 +7,7 @@
  * order gives the same statements; pricing months one by one (or from the
  * middle of a month) gives the lines of pricing them together.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { divRound, monthPeriod, priceStatements, resourceClassOf, type FreeTimeGrant, type MemberBilling, type PricingInput, type PricingResources, type PricingResult, type StatementLine } from '../../core/accounting/price.js';
@@ -279,6 +280,17 @@ describe('rate versions and periods', () => {
     expect(run([s], { from: NOV.from, to: DEC.to }).statements[0]!.totals.amountMinor).toBe(25000);
   });
 
+  it('any period: a period starting mid-session bills only the part inside it, without the starting fee', () => {
+    const s = session('machine', 'cnc1', 'm1', '2026-11-10T09:00', '2026-11-10T11:00');
+    const r = run([s], { from: sh('2026-11-10T10:00'), to: sh('2026-11-10T10:30') });
+    expect(r.statements[0]!.lines.map((l) => [l.from, l.to, l.quantity, l.startingFeeMinor, l.amountMinor])).toEqual([[sh('2026-11-10T10:00'), sh('2026-11-10T10:30'), 30, 0, 3000]]);
+  });
+
+  it('refuses a session given twice', () => {
+    const s = laser('m1', '2026-11-02T09:00', '2026-11-02T10:00');
+    expect(() => run([s, s])).toThrow(/given twice/);
+  });
+
   it('usage with no rate for its class or date is listed as unpriced, not dropped', () => {
     const s = session('presence', 'lab1', 'm1', '2026-11-02T09:00', '2026-11-02T10:00');
     const r = run([s]);
@@ -384,6 +396,12 @@ describe('kWh unit', () => {
 });
 
 describe('the worked example of docs/accounting.md', () => {
+  it("uses the card docs/accounting.md shows", () => {
+    const doc = readFileSync(new URL('../../docs/accounting.md', import.meta.url), 'utf8');
+    const json = /```json\n([\s\S]*?)\n```/.exec(doc)![1]!;
+    expect(parseRateCard(JSON.parse(json))).toEqual({ ok: true, card: card() });
+  });
+
   it('an incubated member, billed through team-a, in November 2026', () => {
     const r = run([
       session('presence', 'cowork', 'inc', '2026-11-03T08:30', '2026-11-03T18:00', { teamId: 'team-a' }),
