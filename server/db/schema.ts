@@ -249,6 +249,14 @@ export interface LedgerEntriesTable {
   created_by: string;
 }
 
+/** A rate card as stored (JSON of core/accounting/rates.ts RateCardInput); the newest row is in force. */
+export interface RateCardsTable {
+  id: Generated<number>;
+  card: string;
+  created_at: Instant;
+  created_by: string;
+}
+
 export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
@@ -267,6 +275,7 @@ export interface DB {
   service_participants: ServiceParticipantsTable;
   billing_periods: BillingPeriodsTable;
   ledger_entries: LedgerEntriesTable;
+  rate_cards: RateCardsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -12,6 +12,7 @@ import { certificationRoutes } from './certifications.js';
 import { equipmentRoutes } from './equipment.js';
 import { planRoutes } from './plans.js';
 import { policyRoutes } from './policy.js';
+import { rateCardRoutes } from './rate-card.js';
 import { serviceRoutes } from './services.js';
 import { trainerRoutes } from './trainers.js';
 import { usageRoutes, utilisationRoutes } from './usage.js';
@@ -27,6 +28,7 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   certificationRoutes,
   trainerRoutes,
   serviceRoutes,
+  rateCardRoutes,
   equipmentRoutes,
   policyRoutes,
   usageRoutes,

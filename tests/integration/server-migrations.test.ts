@@ -33,7 +33,7 @@ it('builds the whole schema on an empty database, and a second run does nothing'
   expect(first.applied).toEqual(Object.keys(MIGRATIONS));
   expect(first.version).toBe(LATEST_MIGRATION);
   expect(await tables(db)).toEqual([
-    'api_tokens', 'badges', 'billing_periods', 'certifications', 'changes', 'equipment_downtime', 'equipment_status', 'gateways', 'ledger_entries', 'members', 'plans', 'service_participants', 'services', 'sessions', 'teams', 'trainers', 'users',
+    'api_tokens', 'badges', 'billing_periods', 'certifications', 'changes', 'equipment_downtime', 'equipment_status', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'teams', 'trainers', 'users',
   ]);
   const again = await migrate(db);
   expect(again.applied).toEqual([]);
@@ -99,13 +99,12 @@ it('upgrades a database written by version 3 to version 4, keeping its data: ser
   await expect(db.insertInto('service_participants').values({ service_id: 'svc_1', member_id: 'nobody' }).execute()).rejects.toThrow(/FOREIGN KEY/);
 });
 
-it('upgrades a database written by the previous version to the latest: an append-only ledger the database itself guards', async () => {
-  const names = Object.keys(MIGRATIONS);
+it('upgrades a database written by version 4 to version 5: an append-only ledger the database itself guards', async () => {
   const db = fresh();
-  await migrate(db, names[names.length - 2]);
+  await migrate(db, '004-services');
   expect(await tables(db)).not.toContain('ledger_entries');
-  const r = await migrate(db);
-  expect(r.applied).toEqual([names[names.length - 1]]);
+  const r = await migrate(db, '005-ledger');
+  expect(r.applied).toEqual(['005-ledger']);
   const now = Date.now();
   const entry = { site_id: 's', period: '2026-11', kind: 'charge' as const, party_type: 'member' as const, party_id: 'mem_1', resource_class: 'machine:laser-cutter', amount_minor: 3000, reference_minor: 12_000, subsidy_minor: 9000, currency: 'CNY', line: '{}', corrects: null, reason: null, created_at: now, created_by: 'test' };
   // While the month is open, closing writes its charges…
@@ -123,6 +122,18 @@ it('upgrades a database written by the previous version to the latest: an append
   const total = await db.selectFrom('ledger_entries').select((eb) => eb.fn.sum<number>('amount_minor').as('sum')).executeTakeFirstOrThrow();
   expect(Number(total.sum)).toBe(2400);
   await expect(db.insertInto('billing_periods').values({ site_id: 's', period: '2026-13x', closed_at: now, closed_by: 'test', statements_sha256: 'ab', currency: 'CNY' }).execute()).rejects.toThrow(/CHECK/);
+});
+
+it('upgrades a database written by the previous version to the latest: rate cards kept as they were', async () => {
+  const names = Object.keys(MIGRATIONS);
+  const db = fresh();
+  await migrate(db, names[names.length - 2]);
+  expect(await tables(db)).not.toContain('rate_cards');
+  const r = await migrate(db);
+  expect(r.applied).toEqual([names[names.length - 1]]);
+  await db.insertInto('rate_cards').values({ card: '{"versions":[]}', created_at: 1, created_by: 'test' }).execute();
+  await expect(db.updateTable('rate_cards').set({ card: '{}' }).execute()).rejects.toThrow(/kept as they were/);
+  await expect(db.deleteFrom('rate_cards').execute()).rejects.toThrow(/kept as they were/);
 });
 
 it('keeps referential integrity on (a badge needs its member)', async () => {

@@ -9,6 +9,7 @@ import * as m002 from './002-changes-and-gateways.js';
 import * as m003 from './003-access-control.js';
 import * as m004 from './004-services.js';
 import * as m005 from './005-ledger.js';
+import * as m006 from './006-rate-cards.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001-reference-data': m001,
@@ -16,4 +17,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '003-access-control': m003,
   '004-services': m004,
   '005-ledger': m005,
+  '006-rate-cards': m006,
 });
