@@ -14,6 +14,7 @@ import { planRoutes } from './plans.js';
 import { policyRoutes } from './policy.js';
 import { rateCardRoutes } from './rate-card.js';
 import { serviceRoutes } from './services.js';
+import { statementRoutes } from './statements.js';
 import { trainerRoutes } from './trainers.js';
 import { usageRoutes, utilisationRoutes } from './usage.js';
 
@@ -29,6 +30,7 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   trainerRoutes,
   serviceRoutes,
   rateCardRoutes,
+  statementRoutes,
   equipmentRoutes,
   policyRoutes,
   usageRoutes,

@@ -234,3 +234,40 @@ describe('GET /api/v1/usage/utilisation', () => {
     expect(long.json<{ detail: string }>().detail).toMatch(/at most 8 days at a time by hour/);
   });
 });
+
+describe('GET /api/v1/statements (priced from the read-back)', () => {
+  interface Line { memberId: string; resourceClass: string; quantity: number; chargedQuantity: number; amountMinor: number; referenceMinor: number; subsidyMinor: number; sessions: { id: string; first: string }[] }
+  interface Body { statements: { party: { kind: string; id: string }; lines: Line[]; totals: { amountMinor: number } }[]; unbilled: { reason: string }[]; unpriced: { resourceClass: string }[]; rateCardId: number }
+
+  it('needs a rate card first, and says how to store one', async () => {
+    const res = await server.request('manager', 'GET', '/api/v1/statements?month=2026-11');
+    expect(res.statusCode).toBe(422);
+    expect(res.json<{ detail: string }>().detail).toMatch(/PUT \/api\/v1\/rate-card/);
+  });
+
+  it('bills each laser session to its member in 6-minute units; desks without a member are unbilled, usage without a rate unpriced', async () => {
+    const card = { currency: 'CNY', versions: [{ effectiveFrom: '2026-01-01', rates: [{ resourceClass: 'machine:laser-cutter', unit: 'hour', priceMinor: 3000, referencePriceMinor: 12_000, incrementMinutes: 6, rounding: 'up' }] }] };
+    expect((await server.request('manager', 'PUT', '/api/v1/rate-card', card)).statusCode).toBe(201);
+    const res = await server.request('auditor', 'GET', '/api/v1/statements?month=2026-11');
+    expect(res.statusCode).toBe(200);
+    const body = res.json<Body>();
+    // Each day: the laser ran 14:10–15:00 (idle after 50 min, ended at its idle start): 50 min → 9 units of 6 min = 54 min.
+    const byParty = Object.fromEntries(body.statements.map((st) => [`${st.party.kind}:${st.party.id}`, st]));
+    for (const m of [server.seed.members.a, server.seed.members.b]) {
+      const st = byParty[`member:${m}`]!;
+      expect(st.lines).toHaveLength(1);
+      expect(st.lines[0]).toMatchObject({ resourceClass: 'machine:laser-cutter', quantity: 54, chargedQuantity: 54, amountMinor: 2700, referenceMinor: 10_800, subsidyMinor: 8100 });
+      expect(st.lines[0]!.sessions[0]!.first).toMatch(/^pm-laser-1:1:/);
+      expect(st.totals.amountMinor).toBe(2700);
+    }
+    expect(body.unbilled.every((u) => u.reason === 'no-member')).toBe(true);
+    expect(body.unbilled).toHaveLength(4); // the desk sessions
+    expect(body.unpriced.map((u) => u.resourceClass)).toEqual(['space:lab', 'space:lab']);
+  });
+
+  it('a member sees their own statement only', async () => {
+    const body = (await server.request('memberA', 'GET', '/api/v1/statements?month=2026-11')).json<Body>();
+    expect(body.statements.map((st) => st.party)).toEqual([{ kind: 'member', id: server.seed.members.a }]);
+    expect(body.unbilled).toEqual([]);
+  });
+});
