@@ -32,6 +32,12 @@ export async function currentRateCard(db: ServerDb): Promise<{ id: number; card:
   return row ? { id: row.id, card: JSON.parse(row.card) as RateCardInput, createdAt: Number(row.created_at), createdBy: row.created_by } : null;
 }
 
+/** A stored card by its id, or null. */
+export async function rateCardById(db: ServerDb, id: number): Promise<{ id: number; card: RateCardInput; createdAt: number; createdBy: string } | null> {
+  const row = await db.selectFrom('rate_cards').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? { id: row.id, card: JSON.parse(row.card) as RateCardInput, createdAt: Number(row.created_at), createdBy: row.created_by } : null;
+}
+
 export const rateCardRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 

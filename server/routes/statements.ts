@@ -19,14 +19,16 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type PlanQuotas } from '../../core/accounting/price.js';
+import { createHash } from 'node:crypto';
+import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type PlanQuotas, type PricingResult } from '../../core/accounting/price.js';
 import { parseRateCard } from '../../core/accounting/rates.js';
 import { ownMemberScope } from '../auth/principal.js';
+import { actorOf } from '../db/changes.js';
 import { HttpProblem, problems } from '../problems.js';
 import { usageForPeriod, UsageReadError } from '../usage/readback.js';
 import type { ServerContext } from './context.js';
-import { currentRateCard } from './rate-card.js';
-import { ProblemSchema } from './schemas.js';
+import { currentRateCard, rateCardById } from './rate-card.js';
+import { Empty, NoQuery, ProblemSchema } from './schemas.js';
 
 /** A plan's quota key → the resource class it frees (docs/accounting.md). */
 export function quotaClass(key: string): string {
@@ -53,6 +55,45 @@ const StatementsResponse = Type.Object(
   { additionalProperties: false },
 );
 
+/** A month's statements as priced now (what GET shows and what closing freezes). */
+async function computeMonth(ctx: ServerContext, month: string, rateCardId?: number): Promise<{ siteId: string; from: number; to: number; rateCardId: number; result: PricingResult }> {
+  const source = ctx.usage;
+  if (!source) {
+    throw new HttpProblem(503, 'usage_unavailable', 'statements are priced from usage in InfluxDB with the site file, and this server has neither: run `facility start`, or give `facility server` --site and --influx-url');
+  }
+  const stored = rateCardId === undefined ? await currentRateCard(ctx.db) : await rateCardById(ctx.db, rateCardId);
+  if (!stored) throw problems.unprocessable('no rate card is stored yet: an administrator or manager stores one with PUT /api/v1/rate-card');
+  const parsed = parseRateCard(stored.card);
+  if (!parsed.ok) throw problems.unprocessable(`the stored rate card ${stored.id} does not parse: ${parsed.errors[0]?.message ?? ''}`);
+  const { from, to } = monthPeriod(source.site.timezone, month);
+  let usage;
+  try {
+    usage = await usageForPeriod(source.influx, source.config, { site: source.siteId, from, to });
+  } catch (err) {
+    if (err instanceof UsageReadError) throw problems.unprocessable(err.message);
+    throw new HttpProblem(503, 'influxdb_unavailable', `could not read usage from InfluxDB: ${(err as Error).message}; check that InfluxDB is running and reachable (GET /healthz)`);
+  }
+  const [memberRows, planRows] = await Promise.all([
+    ctx.db.selectFrom('members').select(['id', 'plan_id', 'team_id']).execute(),
+    ctx.db.selectFrom('plans').select(['id', 'quotas']).execute(),
+  ]);
+  const members: Record<string, MemberBilling> = {};
+  for (const m of memberRows) members[m.id] = { planId: m.plan_id, group: null, teamId: m.team_id, billTo: m.team_id !== null ? 'team' : 'self' };
+  const plans: Record<string, PlanQuotas> = {};
+  for (const p of planRows) {
+    const quotas = JSON.parse(p.quotas) as Record<string, number>;
+    plans[p.id] = { quotas: Object.fromEntries(Object.entries(quotas).map(([k, v]) => [quotaClass(k), v])) };
+  }
+  // Sessions still open at the month's end are billed for their part inside it.
+  const result = priceStatements({ sessions: [...usage.sessions, ...usage.open], resources: pricingResources(source.site), members, plans, rateCard: parsed.card, timezone: source.site.timezone, from, to });
+  return { siteId: source.siteId, from, to, rateCardId: stored.id, result };
+}
+
+/** SHA-256 of the statements' canonical JSON (priceStatements sorts everything, so equal statements hash equal). */
+export function statementsDigest(result: PricingResult): string {
+  return createHash('sha256').update(JSON.stringify({ currency: result.currency, from: result.from, to: result.to, statements: result.statements })).digest('hex');
+}
+
 export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -71,47 +112,123 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
     async (req) => {
       const scope = ownMemberScope(req.principal);
       if (scope === undefined) throw problems.unauthorized();
-      const source = ctx.usage;
-      if (!source) {
-        throw new HttpProblem(503, 'usage_unavailable', 'statements are priced from usage in InfluxDB with the site file, and this server has neither: run `facility start`, or give `facility server` --site and --influx-url');
-      }
-      const stored = await currentRateCard(ctx.db);
-      if (!stored) throw problems.unprocessable('no rate card is stored yet: an administrator or manager stores one with PUT /api/v1/rate-card');
-      const parsed = parseRateCard(stored.card);
-      if (!parsed.ok) throw problems.unprocessable(`the stored rate card ${stored.id} does not parse: ${parsed.errors[0]?.message ?? ''}`);
-      const { from, to } = monthPeriod(source.site.timezone, req.query.month);
-      let usage;
-      try {
-        usage = await usageForPeriod(source.influx, source.config, { site: source.siteId, from, to });
-      } catch (err) {
-        if (err instanceof UsageReadError) throw problems.unprocessable(err.message);
-        throw new HttpProblem(503, 'influxdb_unavailable', `could not read usage from InfluxDB: ${(err as Error).message}; check that InfluxDB is running and reachable (GET /healthz)`);
-      }
-      const [memberRows, planRows] = await Promise.all([
-        ctx.db.selectFrom('members').select(['id', 'plan_id', 'team_id']).execute(),
-        ctx.db.selectFrom('plans').select(['id', 'quotas']).execute(),
-      ]);
-      const members: Record<string, MemberBilling> = {};
-      for (const m of memberRows) members[m.id] = { planId: m.plan_id, group: null, teamId: m.team_id, billTo: m.team_id !== null ? 'team' : 'self' };
-      const plans: Record<string, PlanQuotas> = {};
-      for (const p of planRows) {
-        const quotas = JSON.parse(p.quotas) as Record<string, number>;
-        plans[p.id] = { quotas: Object.fromEntries(Object.entries(quotas).map(([k, v]) => [quotaClass(k), v])) };
-      }
-      // Sessions still open at the month's end are billed for their part inside it.
-      const result = priceStatements({ sessions: [...usage.sessions, ...usage.open], resources: pricingResources(source.site), members, plans, rateCard: parsed.card, timezone: source.site.timezone, from, to });
+      const { siteId, from, to, rateCardId, result } = await computeMonth(ctx, req.query.month);
       const statements = scope === null ? result.statements : result.statements.filter((st) => st.party.kind === 'member' && st.party.id === scope);
       return {
-        siteId: source.siteId,
+        siteId,
         month: req.query.month,
         currency: result.currency,
         from,
         to,
-        rateCardId: stored.id,
+        rateCardId,
         statements: [...statements],
         unbilled: scope === null ? [...result.unbilled] : [],
         unpriced: scope === null ? [...result.unpriced] : [],
       };
+    },
+  );
+
+  const Month = Type.Object({ month: Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM, in the site’s time zone' }) }, { additionalProperties: false });
+
+  app.post(
+    '/statements/:month/close',
+    {
+      config: { authz: { roles: ['admin', 'manager'] } },
+      schema: {
+        tags: ['accounting'],
+        summary: 'Close a month: its statements are priced once more and frozen in the append-only ledger',
+        description:
+          'Writes one charge per statement line and the period row with the SHA-256 of the statements, in one transaction. A closed month never changes; corrections are adjustments. Closing twice answers 409.',
+        params: Month,
+        body: Empty,
+        response: {
+          201: Type.Object(
+            { siteId: Type.String(), month: Type.String(), currency: Type.String(), statementsSha256: Type.String(), entries: Type.Integer(), amountMinor: Type.Integer(), referenceMinor: Type.Integer(), subsidyMinor: Type.Integer(), rateCardId: Type.Integer() },
+            { additionalProperties: false },
+          ),
+          409: ProblemSchema,
+          422: ProblemSchema,
+          503: ProblemSchema,
+        },
+      },
+    },
+    async (req, reply) => {
+      const month = req.params.month;
+      const { siteId, to, rateCardId, result } = await computeMonth(ctx, month);
+      const now = ctx.clock.now();
+      if (to > now) throw problems.unprocessable(`${month} has not ended yet: close it once it is over`);
+      const digest = statementsDigest(result);
+      const actor = actorOf(req.principal);
+      let entries = 0;
+      let amount = 0;
+      let reference = 0;
+      let subsidy = 0;
+      await ctx.db.transaction().execute(async (trx) => {
+        if (await trx.selectFrom('billing_periods').select('period').where('site_id', '=', siteId).where('period', '=', month).executeTakeFirst()) {
+          throw problems.conflict(`${month} is already closed; corrections are adjustments`);
+        }
+        for (const st of result.statements) {
+          for (const line of st.lines) {
+            await trx
+              .insertInto('ledger_entries')
+              .values({
+                site_id: siteId,
+                period: month,
+                kind: 'charge',
+                party_type: st.party.kind,
+                party_id: st.party.id,
+                resource_class: line.resourceClass,
+                amount_minor: line.amountMinor,
+                reference_minor: line.referenceMinor,
+                subsidy_minor: line.subsidyMinor,
+                currency: result.currency,
+                line: JSON.stringify({ ...line, rateCardId }),
+                corrects: null,
+                reason: null,
+                created_at: now,
+                created_by: actor,
+              })
+              .execute();
+            entries++;
+            amount += line.amountMinor;
+            reference += line.referenceMinor;
+            subsidy += line.subsidyMinor;
+          }
+        }
+        await trx.insertInto('billing_periods').values({ site_id: siteId, period: month, closed_at: now, closed_by: actor, statements_sha256: digest, currency: result.currency }).execute();
+      });
+      return reply.code(201).send({ siteId, month, currency: result.currency, statementsSha256: digest, entries, amountMinor: amount, referenceMinor: reference, subsidyMinor: subsidy, rateCardId });
+    },
+  );
+
+  app.get(
+    '/statements/:month/verify',
+    {
+      config: { authz: { roles: ['admin', 'manager', 'auditor'] } },
+      schema: {
+        tags: ['accounting'],
+        summary: 'Price a closed month again from the raw signals and compare with what was frozen',
+        params: Month,
+        querystring: NoQuery,
+        response: {
+          200: Type.Object({ month: Type.String(), frozenSha256: Type.String(), recomputedSha256: Type.String(), same: Type.Boolean() }, { additionalProperties: false }),
+          404: ProblemSchema,
+          422: ProblemSchema,
+          503: ProblemSchema,
+        },
+      },
+    },
+    async (req) => {
+      const month = req.params.month;
+      const source = ctx.usage;
+      const closed = source ? await ctx.db.selectFrom('billing_periods').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst() : undefined;
+      if (source && !closed) throw problems.notFound(`a closed period ${month}`);
+      // Priced with the card the month was closed with (named on its charges), not today's.
+      const first = await ctx.db.selectFrom('ledger_entries').select('line').where('site_id', '=', closed!.site_id).where('period', '=', month).where('kind', '=', 'charge').orderBy('id').limit(1).executeTakeFirst();
+      const cardId = first ? (JSON.parse(first.line) as { rateCardId?: number }).rateCardId : undefined;
+      const { result } = await computeMonth(ctx, month, cardId);
+      const recomputed = statementsDigest(result);
+      return { month, frozenSha256: closed!.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed!.statements_sha256 };
     },
   );
 };

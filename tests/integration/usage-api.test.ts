@@ -99,7 +99,8 @@ let records: JournalRecord[];
 
 beforeAll(async () => {
   influx = await startTestInfluxd();
-  server = await makeTestServer({ server: { usage: { siteId: SITE, config: cfg, influx: influx.client, site } } });
+  // Logins outlive the clock moved to the month's end (closing a month once it is over).
+  server = await makeTestServer({ server: { usage: { siteId: SITE, config: cfg, influx: influx.client, site }, sessionTtlMs: 365 * 24 * H } });
   records = [...day(D1, server.seed.members.a, 1000), ...day(D2, server.seed.members.b, 2000)];
   // As the gateway's sink writes them; shuffled, InfluxDB keeps them by time anyway.
   const lines = records.map((r) => toLine(toPoint(r))).reverse();
@@ -263,6 +264,31 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect(body.unbilled.every((u) => u.reason === 'no-member')).toBe(true);
     expect(body.unbilled).toHaveLength(4); // the desk sessions
     expect(body.unpriced.map((u) => u.resourceClass)).toEqual(['space:lab', 'space:lab']);
+  });
+
+  it('closing a month freezes its statements in the ledger once; priced again from the raw signals it reproduces to the cent, with the card it was closed with', async () => {
+    expect((await server.request('memberA', 'POST', '/api/v1/statements/2026-11/close', {})).statusCode).toBe(403);
+    const early = await server.request('manager', 'POST', '/api/v1/statements/2026-11/close', {});
+    expect(early.statusCode).toBe(422);
+    expect(early.json<{ detail: string }>().detail).toMatch(/has not ended yet/);
+    server.clock.set(Date.UTC(2026, 11, 2));
+    const closed = await server.request('manager', 'POST', '/api/v1/statements/2026-11/close', {});
+    expect(closed.statusCode).toBe(201);
+    expect(closed.json()).toMatchObject({ month: '2026-11', currency: 'CNY', entries: 2, amountMinor: 5400, referenceMinor: 21_600, subsidyMinor: 16_200 });
+    const charges = await server.db.selectFrom('ledger_entries').select(['kind', 'party_id', 'amount_minor']).orderBy('id').execute();
+    expect(charges).toEqual([
+      { kind: 'charge', party_id: server.seed.members.a, amount_minor: 2700 },
+      { kind: 'charge', party_id: server.seed.members.b, amount_minor: 2700 },
+    ]);
+    expect((await server.request('admin', 'POST', '/api/v1/statements/2026-11/close', {})).statusCode).toBe(409);
+    // The prices change afterwards: today's statements differ, the closed month still reproduces.
+    const dearer = { versions: [{ effectiveFrom: '2026-01-01', rates: [{ resourceClass: 'machine:laser-cutter', unit: 'hour', priceMinor: 4000, referencePriceMinor: 12_000, incrementMinutes: 6 }] }] };
+    expect((await server.request('manager', 'PUT', '/api/v1/rate-card', dearer)).statusCode).toBe(201);
+    const now = (await server.request('manager', 'GET', '/api/v1/statements?month=2026-11')).json<Body>();
+    expect(now.statements[0]!.totals.amountMinor).toBe(3600);
+    const verify = (await server.request('auditor', 'GET', '/api/v1/statements/2026-11/verify')).json<{ same: boolean; frozenSha256: string }>();
+    expect(verify).toMatchObject({ same: true, frozenSha256: closed.json<{ statementsSha256: string }>().statementsSha256 });
+    expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-10/verify')).statusCode).toBe(404);
   });
 
   it('a member sees their own statement only', async () => {
