@@ -13,6 +13,7 @@ import { equipmentRoutes } from './equipment.js';
 import { planRoutes } from './plans.js';
 import { policyRoutes } from './policy.js';
 import { rateCardRoutes } from './rate-card.js';
+import { ledgerRoutes } from './ledger.js';
 import { serviceRoutes } from './services.js';
 import { statementRoutes } from './statements.js';
 import { trainerRoutes } from './trainers.js';
@@ -31,6 +32,7 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   serviceRoutes,
   rateCardRoutes,
   statementRoutes,
+  ledgerRoutes,
   equipmentRoutes,
   policyRoutes,
   usageRoutes,

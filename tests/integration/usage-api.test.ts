@@ -291,6 +291,28 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-10/verify')).statusCode).toBe(404);
   });
 
+  it('a correction after closing is an adjustment entry against a charge, never an edit; members see their own entries', async () => {
+    interface Entry { id: number; kind: string; party: { id: string }; amountMinor: number; subsidyMinor: number; corrects: number | null; reason: string | null }
+    const ledger = (await server.request('auditor', 'GET', '/api/v1/ledger?month=2026-11')).json<Entry[]>();
+    const chargeB = ledger.find((e) => e.party.id === server.seed.members.b)!;
+    const adj = await server.request('manager', 'POST', '/api/v1/ledger/adjustments', { corrects: chargeB.id, amountMinor: -600, reason: 'laser lens fault: 12 minutes refunded' });
+    expect(adj.statusCode).toBe(201);
+    expect(adj.json<Entry>()).toMatchObject({ kind: 'adjustment', corrects: chargeB.id, amountMinor: -600, subsidyMinor: 600, party: { id: server.seed.members.b } });
+    const mine = (await server.request('memberB', 'GET', '/api/v1/ledger')).json<Entry[]>();
+    expect(mine.map((e) => [e.kind, e.amountMinor])).toEqual([
+      ['charge', 2700],
+      ['adjustment', -600],
+    ]);
+    expect((await server.request('memberA', 'GET', '/api/v1/ledger')).json<Entry[]>().map((e) => e.party.id)).toEqual([server.seed.members.a]);
+    const adjustment = adj.json<Entry>();
+    expect((await server.request('manager', 'POST', '/api/v1/ledger/adjustments', { corrects: adjustment.id, amountMinor: 1, reason: 'again' })).statusCode).toBe(422);
+    expect((await server.request('manager', 'POST', '/api/v1/ledger/adjustments', { corrects: 99_999, amountMinor: 1, reason: 'nothing' })).statusCode).toBe(404);
+    expect((await server.request('manager', 'POST', '/api/v1/ledger/adjustments', { corrects: chargeB.id, amountMinor: 1 })).statusCode).toBe(400);
+    expect((await server.request('auditor', 'POST', '/api/v1/ledger/adjustments', { corrects: chargeB.id, amountMinor: 1, reason: 'auditors only read' })).statusCode).toBe(403);
+    // The frozen statements are untouched: the month still reproduces.
+    expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-11/verify')).json<{ same: boolean }>().same).toBe(true);
+  });
+
   it('a member sees their own statement only', async () => {
     const body = (await server.request('memberA', 'GET', '/api/v1/statements?month=2026-11')).json<Body>();
     expect(body.statements.map((st) => st.party)).toEqual([{ kind: 'member', id: server.seed.members.a }]);
