@@ -20,6 +20,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createHash } from 'node:crypto';
+import { subsidyClaim, type ClaimLedgerEntry, type ClaimService } from '../../core/accounting/claim.js';
 import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type PlanQuotas, type PricingResult } from '../../core/accounting/price.js';
 import { parseRateCard } from '../../core/accounting/rates.js';
 import { ownMemberScope } from '../auth/principal.js';
@@ -229,6 +230,55 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
       const { result } = await computeMonth(ctx, month, cardId);
       const recomputed = statementsDigest(result);
       return { month, frozenSha256: closed!.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed!.statements_sha256 };
+    },
+  );
+
+  app.get(
+    '/statements/:month/claim',
+    {
+      config: { authz: { roles: ['admin', 'manager', 'auditor'] } },
+      schema: {
+        tags: ['accounting'],
+        summary: 'The subsidy claim of a closed month, by category, with the evidence totals behind each number',
+        description:
+          'From the month’s ledger (charges and adjustments) and the services recorded in it: services delivered, value at reference prices, fees collected, claimable gap. Categories: docs/accounting.md, "Subsidy claim".',
+        params: Month,
+        querystring: NoQuery,
+        response: { 200: Type.Object({ siteId: Type.String(), month: Type.String(), currency: Type.String(), lines: Type.Array(Type.Object({}, { additionalProperties: true })), total: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false }), 404: ProblemSchema, 503: ProblemSchema },
+      },
+    },
+    async (req) => {
+      const source = ctx.usage;
+      if (!source) throw new HttpProblem(503, 'usage_unavailable', 'the claim is for a site, and this server has no site file: run `facility start`, or give `facility server` --site and --influx-url');
+      const month = req.params.month;
+      const period = await ctx.db.selectFrom('billing_periods').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst();
+      if (!period) throw problems.notFound(`a closed period ${month} (close it first: POST /api/v1/statements/${month}/close)`);
+      const rows = await ctx.db.selectFrom('ledger_entries').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).orderBy('id').execute();
+      const entries: ClaimLedgerEntry[] = rows.map((r) => {
+        const line = JSON.parse(r.line) as { quantity?: number; quantityUnit?: string; sessions?: { count: number }[] };
+        return {
+          kind: r.kind,
+          resourceClass: r.resource_class,
+          amountMinor: r.amount_minor,
+          referenceMinor: r.reference_minor,
+          ...(r.kind === 'charge' && { quantity: line.quantity ?? 0, quantityUnit: line.quantityUnit ?? '', sessions: line.sessions ?? [] }),
+        };
+      });
+      const { from, to } = monthPeriod(source.site.timezone, month);
+      const serviceRows = await ctx.db
+        .selectFrom('services')
+        .select(['id', 'kind', 'minutes', 'external_participants', 'fee_minor', 'reference_minor'])
+        .where('started_at', '>=', from)
+        .where('started_at', '<', to)
+        .where((eb) => eb.or([eb('site_id', 'is', null), eb('site_id', '=', source.siteId)]))
+        .execute();
+      const counts = new Map<string, number>();
+      if (serviceRows.length > 0) {
+        for (const p of await ctx.db.selectFrom('service_participants').select('service_id').where('service_id', 'in', serviceRows.map((r) => r.id)).execute()) counts.set(p.service_id, (counts.get(p.service_id) ?? 0) + 1);
+      }
+      const services: ClaimService[] = serviceRows.map((r) => ({ kind: r.kind, minutes: r.minutes, participants: (counts.get(r.id) ?? 0) + r.external_participants, feeMinor: r.fee_minor, referenceMinor: r.reference_minor }));
+      const claim = subsidyClaim(period.currency, entries, services);
+      return { siteId: source.siteId, month, currency: claim.currency, lines: [...claim.lines], total: claim.total };
     },
   );
 };

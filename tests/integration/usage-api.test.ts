@@ -313,6 +313,24 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-11/verify')).json<{ same: boolean }>().same).toBe(true);
   });
 
+  it('the subsidy claim of the closed month: machine use from the ledger (adjustment included) and a recorded training, with their evidence', async () => {
+    const svc = await server.request('manager', 'POST', '/api/v1/services', { kind: 'training', title: 'Laser safety', startedAt: D1 + 10 * H, minutes: 90, participants: [server.seed.members.a], externalParticipants: 3, referenceMinor: 40_000 });
+    expect(svc.statusCode).toBe(201);
+    const res = await server.request('auditor', 'GET', '/api/v1/statements/2026-11/claim');
+    expect(res.statusCode).toBe(200);
+    type Line = { category: string; deliveries: number; hours: number; participants: number; referenceMinor: number; feesMinor: number; claimableMinor: number; evidence: { charges: number; adjustments: number; sessions: number; records: number; services: number } };
+    const body = res.json<{ lines: Line[]; total: Line }>();
+    const by = Object.fromEntries(body.lines.map((l) => [l.category, l]));
+    // Two laser charges of 27 yuan (54 min each), the 6-yuan refund; reference 108 yuan each.
+    expect(by.shared_equipment).toMatchObject({ deliveries: 2, hours: 1.8, referenceMinor: 21_600, feesMinor: 4800, claimableMinor: 16_800 });
+    expect(by.shared_equipment!.evidence).toMatchObject({ charges: 2, adjustments: 1, sessions: 2 });
+    expect(by.shared_equipment!.evidence.records).toBeGreaterThan(2);
+    expect(by.training).toMatchObject({ deliveries: 1, hours: 1.5, participants: 4, referenceMinor: 40_000, feesMinor: 0, claimableMinor: 40_000, evidence: { services: 1 } });
+    expect(body.total.claimableMinor).toBe(56_800);
+    expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-10/claim')).statusCode).toBe(404);
+    expect((await server.request('memberA', 'GET', '/api/v1/statements/2026-11/claim')).statusCode).toBe(403);
+  });
+
   it('a member sees their own statement only', async () => {
     const body = (await server.request('memberA', 'GET', '/api/v1/statements?month=2026-11')).json<Body>();
     expect(body.statements.map((st) => st.party)).toEqual([{ kind: 'member', id: server.seed.members.a }]);
