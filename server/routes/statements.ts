@@ -20,6 +20,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createHash } from 'node:crypto';
+import { stringify } from 'csv-stringify/sync';
 import { subsidyClaim, type ClaimLedgerEntry, type ClaimService } from '../../core/accounting/claim.js';
 import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type PlanQuotas, type PricingResult } from '../../core/accounting/price.js';
 import { parseRateCard } from '../../core/accounting/rates.js';
@@ -28,6 +29,7 @@ import { actorOf } from '../db/changes.js';
 import { HttpProblem, problems } from '../problems.js';
 import { usageForPeriod, UsageReadError } from '../usage/readback.js';
 import type { ServerContext } from './context.js';
+import { guardCell } from './import-export.js';
 import { currentRateCard, rateCardById } from './rate-card.js';
 import { Empty, NoQuery, ProblemSchema } from './schemas.js';
 
@@ -94,6 +96,12 @@ async function computeMonth(ctx: ServerContext, month: string, rateCardId?: numb
 export function statementsDigest(result: PricingResult): string {
   return createHash('sha256').update(JSON.stringify({ currency: result.currency, from: result.from, to: result.to, statements: result.statements })).digest('hex');
 }
+
+/** The statement CSV's columns, one row per statement line (money in minor units). */
+export const STATEMENT_CSV_COLUMNS = [
+  'party_kind', 'party_id', 'member_id', 'team_id', 'resource_class', 'date', 'quantity_unit', 'quantity', 'free_quantity', 'granted_quantity',
+  'charged_quantity', 'unit_price_minor', 'starting_fee_minor', 'amount_minor', 'reference_minor', 'subsidy_minor', 'currency', 'cap_applied', 'rate_version', 'sessions',
+] as const;
 
 export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
@@ -279,6 +287,53 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
       const services: ClaimService[] = serviceRows.map((r) => ({ kind: r.kind, minutes: r.minutes, participants: (counts.get(r.id) ?? 0) + r.external_participants, feeMinor: r.fee_minor, referenceMinor: r.reference_minor }));
       const claim = subsidyClaim(period.currency, entries, services);
       return { siteId: source.siteId, month, currency: claim.currency, lines: [...claim.lines], total: claim.total };
+    },
+  );
+
+  app.get(
+    '/statements.csv',
+    {
+      config: { authz: { roles: ['admin', 'manager', 'auditor', 'member'] } },
+      schema: {
+        tags: ['accounting'],
+        summary: 'Statement lines of a month as CSV (UTF-8 with BOM, one row per line; a member: their own)',
+        querystring: Type.Object({ month: Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM, in the site’s time zone' }) }, { additionalProperties: false }),
+        produces: ['text/csv'],
+        response: { 200: Type.String({ description: `CSV: ${STATEMENT_CSV_COLUMNS.join(',')}` }), 422: ProblemSchema, 503: ProblemSchema },
+      },
+    },
+    async (req, reply) => {
+      const scope = ownMemberScope(req.principal);
+      if (scope === undefined) throw problems.unauthorized();
+      const { result } = await computeMonth(ctx, req.query.month);
+      const statements = scope === null ? result.statements : result.statements.filter((st) => st.party.kind === 'member' && st.party.id === scope);
+      const rows = statements.flatMap((st) =>
+        st.lines.map((l) => [
+          st.party.kind,
+          st.party.id,
+          l.memberId,
+          l.teamId ?? '',
+          l.resourceClass,
+          l.date,
+          l.quantityUnit,
+          String(l.quantity),
+          String(l.freeQuantity),
+          String(l.grantedQuantity),
+          String(l.chargedQuantity),
+          String(l.unitPriceMinor),
+          String(l.startingFeeMinor),
+          String(l.amountMinor),
+          String(l.referenceMinor),
+          String(l.subsidyMinor),
+          result.currency,
+          l.capApplied ?? '',
+          l.rateVersion,
+          l.sessions.map((x) => x.id).join(' '),
+        ]),
+      );
+      // BOM: spreadsheets read it as UTF-8 only with it; CRLF: RFC 4180. Cells that look like formulas are guarded.
+      const body = `\uFEFF${stringify([[...STATEMENT_CSV_COLUMNS], ...rows.map((r) => r.map(guardCell))], { record_delimiter: 'windows' })}`;
+      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="statements-${req.query.month}.csv"`).send(body);
     },
   );
 };

@@ -331,6 +331,23 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect((await server.request('memberA', 'GET', '/api/v1/statements/2026-11/claim')).statusCode).toBe(403);
   });
 
+  it('the month as CSV: a row per statement line, in minor units, with the sessions it bills; a member gets their own rows', async () => {
+    const res = await server.request('manager', 'GET', '/api/v1/statements.csv?month=2026-11');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/csv/);
+    const rows = res.body.replace(/^\uFEFF/, '').trim().split('\r\n').map((r) => r.split(','));
+    expect(rows[0]!.slice(0, 6)).toEqual(['party_kind', 'party_id', 'member_id', 'team_id', 'resource_class', 'date']);
+    const col = (name: string) => rows[0]!.indexOf(name);
+    // Priced now with the dearer card stored above (40 yuan/h): 54 min → 36 yuan each.
+    expect(rows.slice(1).map((r) => [r[col('party_id')], r[col('resource_class')], r[col('amount_minor')], r[col('currency')]])).toEqual([
+      [server.seed.members.a, 'machine:laser-cutter', '3600', 'CNY'],
+      [server.seed.members.b, 'machine:laser-cutter', '3600', 'CNY'],
+    ]);
+    expect(rows[1]![col('sessions')]).toMatch(/^machine:laser-1:/);
+    const mine = (await server.request('memberA', 'GET', '/api/v1/statements.csv?month=2026-11')).body.trim().split('\r\n');
+    expect(mine).toHaveLength(2);
+  });
+
   it('a member sees their own statement only', async () => {
     const body = (await server.request('memberA', 'GET', '/api/v1/statements?month=2026-11')).json<Body>();
     expect(body.statements.map((st) => st.party)).toEqual([{ kind: 'member', id: server.seed.members.a }]);
