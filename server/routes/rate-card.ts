@@ -12,6 +12,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { formatRateCardPath, parseRateCard, RateCardSchema, type RateCardInput } from '../../core/accounting/rates.js';
 import { actorOf, recordChange } from '../db/changes.js';
 import type { ServerDb } from '../db/database.js';
+import type { RateCardsTable } from '../db/schema.js';
+import type { Selectable } from 'kysely';
 import { problems } from '../problems.js';
 import type { ServerContext } from './context.js';
 import { NoQuery, PageQuery, ProblemSchema } from './schemas.js';
@@ -27,15 +29,24 @@ const StoredCard = Type.Object(
 );
 
 /** The card in force (the newest stored), or null before any. */
-export async function currentRateCard(db: ServerDb): Promise<{ id: number; card: RateCardInput; createdAt: number; createdBy: string } | null> {
+export interface StoredRateCard {
+  readonly id: number;
+  readonly card: RateCardInput;
+  readonly createdAt: number;
+  readonly createdBy: string;
+}
+
+const toStored = (row: Selectable<RateCardsTable>): StoredRateCard => ({ id: row.id, card: JSON.parse(row.card) as RateCardInput, createdAt: Number(row.created_at), createdBy: row.created_by });
+
+export async function currentRateCard(db: ServerDb): Promise<StoredRateCard | null> {
   const row = await db.selectFrom('rate_cards').selectAll().orderBy('id', 'desc').limit(1).executeTakeFirst();
-  return row ? { id: row.id, card: JSON.parse(row.card) as RateCardInput, createdAt: Number(row.created_at), createdBy: row.created_by } : null;
+  return row ? toStored(row) : null;
 }
 
 /** A stored card by its id, or null. */
-export async function rateCardById(db: ServerDb, id: number): Promise<{ id: number; card: RateCardInput; createdAt: number; createdBy: string } | null> {
+export async function rateCardById(db: ServerDb, id: number): Promise<StoredRateCard | null> {
   const row = await db.selectFrom('rate_cards').selectAll().where('id', '=', id).executeTakeFirst();
-  return row ? { id: row.id, card: JSON.parse(row.card) as RateCardInput, createdAt: Number(row.created_at), createdBy: row.created_by } : null;
+  return row ? toStored(row) : null;
 }
 
 export const rateCardRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) => {
@@ -62,7 +73,7 @@ export const rateCardRoutes: FastifyPluginAsync<ServerContext> = async (root, ct
     },
     async (req) => {
       const rows = await ctx.db.selectFrom('rate_cards').selectAll().orderBy('id', 'desc').limit(req.query.limit ?? 50).offset(req.query.offset ?? 0).execute();
-      return rows.map((r) => ({ id: r.id, card: JSON.parse(r.card) as RateCardInput, createdAt: Number(r.created_at), createdBy: r.created_by }));
+      return rows.map(toStored);
     },
   );
 

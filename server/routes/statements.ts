@@ -26,9 +26,9 @@ import { monthPeriod, priceStatements, pricingResources, type MemberBilling, typ
 import { parseRateCard } from '../../core/accounting/rates.js';
 import { ownMemberScope } from '../auth/principal.js';
 import { actorOf } from '../db/changes.js';
-import { HttpProblem, problems } from '../problems.js';
-import { usageForPeriod, UsageReadError } from '../usage/readback.js';
+import { problems } from '../problems.js';
 import type { ServerContext } from './context.js';
+import { readUsage, requireUsage } from './usage.js';
 import { guardCell } from './import-export.js';
 import { currentRateCard, rateCardById } from './rate-card.js';
 import { Empty, NoQuery, ProblemSchema } from './schemas.js';
@@ -60,22 +60,13 @@ const StatementsResponse = Type.Object(
 
 /** A month's statements as priced now (what GET shows and what closing freezes). */
 async function computeMonth(ctx: ServerContext, month: string, rateCardId?: number): Promise<{ siteId: string; from: number; to: number; rateCardId: number; result: PricingResult }> {
-  const source = ctx.usage;
-  if (!source) {
-    throw new HttpProblem(503, 'usage_unavailable', 'statements are priced from usage in InfluxDB with the site file, and this server has neither: run `facility start`, or give `facility server` --site and --influx-url');
-  }
+  const source = requireUsage(ctx);
   const stored = rateCardId === undefined ? await currentRateCard(ctx.db) : await rateCardById(ctx.db, rateCardId);
   if (!stored) throw problems.unprocessable('no rate card is stored yet: an administrator or manager stores one with PUT /api/v1/rate-card');
   const parsed = parseRateCard(stored.card);
   if (!parsed.ok) throw problems.unprocessable(`the stored rate card ${stored.id} does not parse: ${parsed.errors[0]?.message ?? ''}`);
   const { from, to } = monthPeriod(source.site.timezone, month);
-  let usage;
-  try {
-    usage = await usageForPeriod(source.influx, source.config, { site: source.siteId, from, to });
-  } catch (err) {
-    if (err instanceof UsageReadError) throw problems.unprocessable(err.message);
-    throw new HttpProblem(503, 'influxdb_unavailable', `could not read usage from InfluxDB: ${(err as Error).message}; check that InfluxDB is running and reachable (GET /healthz)`);
-  }
+  const usage = await readUsage(source, from, to);
   const [memberRows, planRows] = await Promise.all([
     ctx.db.selectFrom('members').select(['id', 'plan_id', 'team_id']).execute(),
     ctx.db.selectFrom('plans').select(['id', 'quotas']).execute(),
@@ -229,15 +220,15 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
     },
     async (req) => {
       const month = req.params.month;
-      const source = ctx.usage;
-      const closed = source ? await ctx.db.selectFrom('billing_periods').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst() : undefined;
-      if (source && !closed) throw problems.notFound(`a closed period ${month}`);
+      const source = requireUsage(ctx);
+      const closed = await ctx.db.selectFrom('billing_periods').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst();
+      if (!closed) throw problems.notFound(`a closed period ${month}`);
       // Priced with the card the month was closed with (named on its charges), not today's.
-      const first = await ctx.db.selectFrom('ledger_entries').select('line').where('site_id', '=', closed!.site_id).where('period', '=', month).where('kind', '=', 'charge').orderBy('id').limit(1).executeTakeFirst();
+      const first = await ctx.db.selectFrom('ledger_entries').select('line').where('site_id', '=', closed.site_id).where('period', '=', month).where('kind', '=', 'charge').orderBy('id').limit(1).executeTakeFirst();
       const cardId = first ? (JSON.parse(first.line) as { rateCardId?: number }).rateCardId : undefined;
       const { result } = await computeMonth(ctx, month, cardId);
       const recomputed = statementsDigest(result);
-      return { month, frozenSha256: closed!.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed!.statements_sha256 };
+      return { month, frozenSha256: closed.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed.statements_sha256 };
     },
   );
 
@@ -256,8 +247,7 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
       },
     },
     async (req) => {
-      const source = ctx.usage;
-      if (!source) throw new HttpProblem(503, 'usage_unavailable', 'the claim is for a site, and this server has no site file: run `facility start`, or give `facility server` --site and --influx-url');
+      const source = requireUsage(ctx);
       const month = req.params.month;
       const period = await ctx.db.selectFrom('billing_periods').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst();
       if (!period) throw problems.notFound(`a closed period ${month} (close it first: POST /api/v1/statements/${month}/close)`);

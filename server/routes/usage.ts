@@ -20,7 +20,7 @@ import type { SessioniserConfig, UnknownGap, UsageSession } from '../../core/usa
 import type { InfluxV1Client } from '../../gateway/influx/client.js';
 import { ownMemberScope } from '../auth/principal.js';
 import { HttpProblem, problems } from '../problems.js';
-import { usageForPeriod, UsageReadError } from '../usage/readback.js';
+import { usageForPeriod, UsageReadError, type PeriodUsage } from '../usage/readback.js';
 import type { ServerContext } from './context.js';
 import { ProblemSchema } from './schemas.js';
 
@@ -100,6 +100,31 @@ const unavailable = () =>
     'usage is computed from InfluxDB with the site file, and this server has neither: run `facility start`, which hands both over, or give `facility server` a site file (--site) and an InfluxDB URL (--influx-url)',
   );
 
+/** The usage source, or the 503 that says what to configure. */
+export function requireUsage(ctx: ServerContext): UsageSource {
+  if (!ctx.usage) throw unavailable();
+  return ctx.usage;
+}
+
+/** A period's usage read back from InfluxDB, its failures as problems (422: the read itself; 503: InfluxDB). */
+export async function readUsage(source: UsageSource, from: number, to: number): Promise<PeriodUsage> {
+  try {
+    return await usageForPeriod(source.influx, source.config, { site: source.siteId, from, to });
+  } catch (err) {
+    if (err instanceof UsageReadError) throw problems.unprocessable(err.message);
+    throw new HttpProblem(503, 'influxdb_unavailable', `could not read usage from InfluxDB: ${(err as Error).message}; check that InfluxDB is running and reachable (GET /healthz)`);
+  }
+}
+
+/** A period must be non-empty and at most `limitMs` long. */
+function checkPeriod(from: number, to: number, limitMs: number, hint = ''): void {
+  if (from >= to) throw problems.unprocessable(`the period is empty: from (${from}) must be before to (${to})`, [{ path: 'querystring/to', message: 'must be after from' }]);
+  const days = limitMs / 86_400_000;
+  if (to - from > limitMs) {
+    throw problems.unprocessable(`the period is ${Math.ceil((to - from) / 86_400_000)} days; ask for at most ${days} days at a time${hint}`, [{ path: 'querystring/to', message: `at most ${days} days after from` }]);
+  }
+}
+
 function toJson(s: UsageSession): Static<typeof SessionSchema> {
   return { ...s };
 }
@@ -123,21 +148,13 @@ export const usageRoutes: FastifyPluginAsync<ServerContext> = async (fastify, ct
       },
     },
     async (req) => {
-      const source = ctx.usage;
-      if (!source) throw unavailable();
+      const source = requireUsage(ctx);
       const { from, to, kind, resource } = req.query;
-      if (from >= to) throw problems.unprocessable(`the period is empty: from (${from}) must be before to (${to})`, [{ path: 'querystring/to', message: 'must be after from' }]);
-      if (to - from > MAX_PERIOD_MS) throw problems.unprocessable(`the period is ${Math.ceil((to - from) / 86_400_000)} days; ask for at most 93 days at a time`, [{ path: 'querystring/to', message: 'at most 93 days after from' }]);
+      checkPeriod(from, to, MAX_PERIOD_MS);
       const scope = ownMemberScope(req.principal);
       if (scope === undefined) throw problems.unauthorized();
       const member = scope ?? req.query.memberId ?? null;
-      let usage;
-      try {
-        usage = await usageForPeriod(source.influx, source.config, { site: source.siteId, from, to });
-      } catch (err) {
-        if (err instanceof UsageReadError) throw problems.unprocessable(err.message);
-        throw new HttpProblem(503, 'influxdb_unavailable', `could not read usage from InfluxDB: ${(err as Error).message}; check that InfluxDB is running and reachable (GET /healthz)`);
-      }
+      const usage = await readUsage(source, from, to);
       const wanted = (s: UsageSession) => (kind === undefined || s.kind === kind) && (resource === undefined || s.resource === resource) && (member === null || s.memberId === member);
       return {
         siteId: source.siteId,
@@ -198,24 +215,11 @@ export const utilisationRoutes: FastifyPluginAsync<ServerContext> = async (fasti
       },
     },
     async (req) => {
-      const source = ctx.usage;
-      if (!source) throw unavailable();
+      const source = requireUsage(ctx);
       const { from, to } = req.query;
       const granularity: Granularity = req.query.granularity ?? 'day';
-      if (from >= to) throw problems.unprocessable(`the period is empty: from (${from}) must be before to (${to})`, [{ path: 'querystring/to', message: 'must be after from' }]);
-      const limit = granularity === 'hour' ? MAX_HOURLY_PERIOD_MS : MAX_PERIOD_MS;
-      if (to - from > limit) {
-        throw problems.unprocessable(`the period is ${Math.ceil((to - from) / 86_400_000)} days; ask for at most ${limit / 86_400_000} days at a time${granularity === 'hour' ? ' by hour (or use granularity=day)' : ''}`, [
-          { path: 'querystring/to', message: `at most ${limit / 86_400_000} days after from` },
-        ]);
-      }
-      let usage;
-      try {
-        usage = await usageForPeriod(source.influx, source.config, { site: source.siteId, from, to });
-      } catch (err) {
-        if (err instanceof UsageReadError) throw problems.unprocessable(err.message);
-        throw new HttpProblem(503, 'influxdb_unavailable', `could not read usage from InfluxDB: ${(err as Error).message}; check that InfluxDB is running and reachable (GET /healthz)`);
-      }
+      checkPeriod(from, to, granularity === 'hour' ? MAX_HOURLY_PERIOD_MS : MAX_PERIOD_MS, granularity === 'hour' ? ' by hour (or use granularity=day)' : '');
+      const usage = await readUsage(source, from, to);
       const [members, downtimeRows] = await Promise.all([
         ctx.db.selectFrom('members').select(['id', 'team_id']).where('team_id', 'is not', null).execute(),
         ctx.db.selectFrom('equipment_downtime').select(['equipment_id', 'started_at', 'ended_at']).where('site_id', '=', source.siteId).where('started_at', '<', to).execute(),
