@@ -21,7 +21,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createHash } from 'node:crypto';
 import { stringify } from 'csv-stringify/sync';
-import { subsidyClaim, type ClaimLedgerEntry, type ClaimService } from '../../core/accounting/claim.js';
+import { subsidyClaim, type ClaimLedgerEntry, type ClaimLine, type ClaimService, type SubsidyClaim } from '../../core/accounting/claim.js';
 import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type PlanQuotas, type PricingResult } from '../../core/accounting/price.js';
 import { parseRateCard } from '../../core/accounting/rates.js';
 import { ownMemberScope } from '../auth/principal.js';
@@ -59,7 +59,7 @@ const StatementsResponse = Type.Object(
 );
 
 /** A month's statements as priced now (what GET shows and what closing freezes). */
-async function computeMonth(ctx: ServerContext, month: string, rateCardId?: number): Promise<{ siteId: string; from: number; to: number; rateCardId: number; result: PricingResult }> {
+export async function computeMonth(ctx: ServerContext, month: string, rateCardId?: number): Promise<{ siteId: string; from: number; to: number; rateCardId: number; result: PricingResult }> {
   const source = requireUsage(ctx);
   const stored = rateCardId === undefined ? await currentRateCard(ctx.db) : await rateCardById(ctx.db, rateCardId);
   if (!stored) throw problems.unprocessable('no rate card is stored yet: an administrator or manager stores one with PUT /api/v1/rate-card');
@@ -81,6 +81,39 @@ async function computeMonth(ctx: ServerContext, month: string, rateCardId?: numb
   // Sessions still open at the month's end are billed for their part inside it.
   const result = priceStatements({ sessions: [...usage.sessions, ...usage.open], resources: pricingResources(source.site), members, plans, rateCard: parsed.card, timezone: source.site.timezone, from, to });
   return { siteId: source.siteId, from, to, rateCardId: stored.id, result };
+}
+
+/** The subsidy claim of a closed month (404 when it is not closed), from its ledger and the services recorded in it. */
+export async function closedClaim(ctx: ServerContext, month: string): Promise<{ siteId: string; month: string; currency: string; lines: ClaimLine[]; total: SubsidyClaim['total'] }> {
+  const source = requireUsage(ctx);
+  const period = await ctx.db.selectFrom('billing_periods').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst();
+  if (!period) throw problems.notFound(`a closed period ${month} (close it first: POST /api/v1/statements/${month}/close)`);
+  const rows = await ctx.db.selectFrom('ledger_entries').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).orderBy('id').execute();
+  const entries: ClaimLedgerEntry[] = rows.map((r) => {
+    const line = JSON.parse(r.line) as { quantity?: number; quantityUnit?: string; sessions?: { count: number }[] };
+    return {
+      kind: r.kind,
+      resourceClass: r.resource_class,
+      amountMinor: r.amount_minor,
+      referenceMinor: r.reference_minor,
+      ...(r.kind === 'charge' && { quantity: line.quantity ?? 0, quantityUnit: line.quantityUnit ?? '', sessions: line.sessions ?? [] }),
+    };
+  });
+  const { from, to } = monthPeriod(source.site.timezone, month);
+  const serviceRows = await ctx.db
+    .selectFrom('services')
+    .select(['id', 'kind', 'minutes', 'external_participants', 'fee_minor', 'reference_minor'])
+    .where('started_at', '>=', from)
+    .where('started_at', '<', to)
+    .where((eb) => eb.or([eb('site_id', 'is', null), eb('site_id', '=', source.siteId)]))
+    .execute();
+  const counts = new Map<string, number>();
+  if (serviceRows.length > 0) {
+    for (const p of await ctx.db.selectFrom('service_participants').select('service_id').where('service_id', 'in', serviceRows.map((r) => r.id)).execute()) counts.set(p.service_id, (counts.get(p.service_id) ?? 0) + 1);
+  }
+  const services: ClaimService[] = serviceRows.map((r) => ({ kind: r.kind, minutes: r.minutes, participants: (counts.get(r.id) ?? 0) + r.external_participants, feeMinor: r.fee_minor, referenceMinor: r.reference_minor }));
+  const claim = subsidyClaim(period.currency, entries, services);
+  return { siteId: source.siteId, month, currency: claim.currency, lines: [...claim.lines], total: claim.total };
 }
 
 /** SHA-256 of the statements' canonical JSON (priceStatements sorts everything, so equal statements hash equal). */
@@ -246,38 +279,7 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
         response: { 200: Type.Object({ siteId: Type.String(), month: Type.String(), currency: Type.String(), lines: Type.Array(Type.Object({}, { additionalProperties: true })), total: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false }), 404: ProblemSchema, 503: ProblemSchema },
       },
     },
-    async (req) => {
-      const source = requireUsage(ctx);
-      const month = req.params.month;
-      const period = await ctx.db.selectFrom('billing_periods').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst();
-      if (!period) throw problems.notFound(`a closed period ${month} (close it first: POST /api/v1/statements/${month}/close)`);
-      const rows = await ctx.db.selectFrom('ledger_entries').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).orderBy('id').execute();
-      const entries: ClaimLedgerEntry[] = rows.map((r) => {
-        const line = JSON.parse(r.line) as { quantity?: number; quantityUnit?: string; sessions?: { count: number }[] };
-        return {
-          kind: r.kind,
-          resourceClass: r.resource_class,
-          amountMinor: r.amount_minor,
-          referenceMinor: r.reference_minor,
-          ...(r.kind === 'charge' && { quantity: line.quantity ?? 0, quantityUnit: line.quantityUnit ?? '', sessions: line.sessions ?? [] }),
-        };
-      });
-      const { from, to } = monthPeriod(source.site.timezone, month);
-      const serviceRows = await ctx.db
-        .selectFrom('services')
-        .select(['id', 'kind', 'minutes', 'external_participants', 'fee_minor', 'reference_minor'])
-        .where('started_at', '>=', from)
-        .where('started_at', '<', to)
-        .where((eb) => eb.or([eb('site_id', 'is', null), eb('site_id', '=', source.siteId)]))
-        .execute();
-      const counts = new Map<string, number>();
-      if (serviceRows.length > 0) {
-        for (const p of await ctx.db.selectFrom('service_participants').select('service_id').where('service_id', 'in', serviceRows.map((r) => r.id)).execute()) counts.set(p.service_id, (counts.get(p.service_id) ?? 0) + 1);
-      }
-      const services: ClaimService[] = serviceRows.map((r) => ({ kind: r.kind, minutes: r.minutes, participants: (counts.get(r.id) ?? 0) + r.external_participants, feeMinor: r.fee_minor, referenceMinor: r.reference_minor }));
-      const claim = subsidyClaim(period.currency, entries, services);
-      return { siteId: source.siteId, month, currency: claim.currency, lines: [...claim.lines], total: claim.total };
-    },
+    async (req) => closedClaim(ctx, req.params.month),
   );
 
   app.get(
