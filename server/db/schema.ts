@@ -88,6 +88,10 @@ export interface MembersTable {
   plan_id: string | null;
   plan_valid_from: string | null;
   plan_valid_to: string | null;
+  /** The rate card's member group whose prices apply (null: none). */
+  price_group: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 'team': through the team the session recorded (personal when none); 'self': always personal. */
+  bill_to: ColumnType<'self' | 'team', 'self' | 'team' | undefined, 'self' | 'team'>;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -227,6 +231,35 @@ export interface BillingPeriodsTable {
   closed_by: string;
   statements_sha256: string;
   currency: string;
+  /** JSON: what the month was priced with besides the raw signals (server/routes/statements.ts BillingInputs); null before version 7. */
+  inputs: ColumnType<string | null, string | null | undefined, never>;
+}
+
+/** What the space paid in a month for what it claims as costs. */
+export interface CostsTable {
+  id: string;
+  site_id: string;
+  period: string;
+  category: 'space' | 'broadband' | 'shared_equipment' | 'software';
+  description: string;
+  supplier: string | null;
+  invoice_ref: string | null;
+  amount_minor: number;
+  currency: string;
+  created_at: Instant;
+  created_by: string;
+}
+
+/** Free time for work that benefits the space. */
+export interface FreeTimeGrantsTable {
+  id: string;
+  member_id: string;
+  resource_class: string;
+  from_ms: Instant;
+  to_ms: Instant;
+  reason: string;
+  created_at: Instant;
+  created_by: string;
 }
 
 /** The append-only ledger: charges written at closing, adjustments after. */
@@ -276,6 +309,8 @@ export interface DB {
   billing_periods: BillingPeriodsTable;
   ledger_entries: LedgerEntriesTable;
   rate_cards: RateCardsTable;
+  costs: CostsTable;
+  free_time_grants: FreeTimeGrantsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

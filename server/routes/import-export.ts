@@ -27,7 +27,7 @@ import { newId } from '../ids.js';
 import { HttpProblem, problems } from '../problems.js';
 import { badgeImage, BADGE_STATUSES, CREDENTIAL_HINT, normaliseCredential } from './badges.js';
 import type { ServerContext } from './context.js';
-import { FIELD, MEMBER_STATUSES, memberRuleProblems, ONE_LINE, toMember, type MemberFacts } from './members.js';
+import { BILL_TO, FIELD, MEMBER_STATUSES, memberRuleProblems, ONE_LINE, toMember, type MemberFacts } from './members.js';
 import { ProblemSchema, NoQuery } from './schemas.js';
 import { EXIT_REASON_MAX, teamNameKey, teamRuleProblems, TEAM_STATUSES, toTeam, type TeamFacts } from './teams.js';
 
@@ -57,6 +57,8 @@ export const CSV_LAYOUTS: Readonly<Record<CsvEntity, readonly CsvColumn[]>> = Ob
     { name: 'plan', required: false, description: 'plan id or exact plan name' },
     { name: 'planValidFrom', required: false, description: 'plan valid from (needs a plan)' },
     { name: 'planValidTo', required: false, description: 'plan valid to (needs a plan)' },
+    { name: 'priceGroup', required: false, description: "the rate card's member group whose prices apply" },
+    { name: 'billTo', required: false, description: 'team (default: through the team the use was recorded for) or self' },
     { name: 'leftOn', required: false, description: 'date left: for status left, and only then' },
   ],
   teams: [
@@ -336,12 +338,14 @@ async function checkMembers(trx: Trx, rows: readonly CsvRow[], errors: RowError[
     }
     const planValidFrom = r.date('planValidFrom');
     const planValidTo = r.date('planValidTo');
+    const priceGroup = r.cell('priceGroup');
+    const billTo = r.oneOf('billTo', BILL_TO, 'team');
 
     if (status !== null && joinedOn !== null && r.fine('leftOn', 'plan', 'planValidFrom', 'planValidTo')) {
       const facts: MemberFacts = { status, joinedOn, leftOn, planId, planValidFrom, planValidTo };
       for (const p of memberRuleProblems(facts)) r.bad(p.field === 'planId' ? 'plan' : p.field, p.message);
     }
-    if (r.failed.size > 0 || memberNo === null || name === null || status === null || joinedOn === null) continue;
+    if (r.failed.size > 0 || memberNo === null || name === null || status === null || joinedOn === null || billTo === null) continue;
     inserts.push({
       id: newId('mem'),
       member_no: memberNo,
@@ -356,6 +360,8 @@ async function checkMembers(trx: Trx, rows: readonly CsvRow[], errors: RowError[
       plan_id: planId,
       plan_valid_from: planValidFrom,
       plan_valid_to: planValidTo,
+      price_group: priceGroup,
+      bill_to: billTo,
       created_at: 0,
       updated_at: 0,
     });
@@ -587,7 +593,7 @@ export const importExportRoutes: FastifyPluginAsync<ServerContext> = async (root
     const teamName = nameOrId(await db.selectFrom('teams').select(['id', 'name']).execute(), teamNameKey);
     const planName = nameOrId(await db.selectFrom('plans').select(['id', 'name']).execute());
     const members = await db.selectFrom('members').selectAll().orderBy('member_no').execute();
-    return members.map((m) => [m.member_no, m.name, m.name_zh, m.email, m.phone, teamName(m.team_id), m.status, m.joined_on, planName(m.plan_id), m.plan_valid_from, m.plan_valid_to, m.left_on]);
+    return members.map((m) => [m.member_no, m.name, m.name_zh, m.email, m.phone, teamName(m.team_id), m.status, m.joined_on, planName(m.plan_id), m.plan_valid_from, m.plan_valid_to, m.price_group, m.bill_to, m.left_on]);
   });
   exportRoute('teams', async () => {
     const teams = await db.selectFrom('teams').selectAll().orderBy('name').orderBy('id').execute();

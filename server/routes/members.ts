@@ -20,6 +20,8 @@ import type { ServerContext } from './context.js';
 import { IdParam, IsoDate, NoQuery, PageQuery, ProblemSchema } from './schemas.js';
 
 export const MEMBER_STATUSES = ['active', 'suspended', 'left'] as const;
+/** Whose statement a member's usage goes on (docs/accounting.md, "Who is billed"). */
+export const BILL_TO = ['team', 'self'] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
 
 /**
@@ -50,6 +52,10 @@ const Email = Type.String({ format: 'email', maxLength: FIELD.email.maxLength })
 const Phone = Type.String({ ...FIELD.phone, description: 'Digits, spaces, ( ) and -, optionally starting with +' });
 const RefId = Type.String({ minLength: 1, maxLength: FIELD.id.maxLength });
 const MemberStatusSchema = Type.Union(MEMBER_STATUSES.map((s) => Type.Literal(s)));
+const BillToSchema = Type.Union(BILL_TO.map((s) => Type.Literal(s)), {
+  description: "team: usage goes on the statement of the team the use was recorded for (personal when none); self: always the member's own",
+});
+const PriceGroup = Type.String({ minLength: 1, maxLength: 64, pattern: ONE_LINE, description: "The rate card's member group whose prices apply" });
 
 export const MemberSchema = Type.Object(
   {
@@ -66,6 +72,8 @@ export const MemberSchema = Type.Object(
     planId: Nullable(Type.String()),
     planValidFrom: Nullable(Type.String()),
     planValidTo: Nullable(Type.String()),
+    priceGroup: Nullable(Type.String()),
+    billTo: BillToSchema,
     createdAt: Type.Integer(),
     updatedAt: Type.Integer(),
   },
@@ -87,6 +95,8 @@ export function toMember(m: MemberRow) {
     planId: m.plan_id,
     planValidFrom: m.plan_valid_from,
     planValidTo: m.plan_valid_to,
+    priceGroup: m.price_group,
+    billTo: m.bill_to,
     createdAt: Number(m.created_at),
     updatedAt: Number(m.updated_at),
   };
@@ -151,6 +161,8 @@ const MemberCreate = Type.Object(
     planId: Type.Optional(Nullable(RefId)),
     planValidFrom: Type.Optional(Nullable(IsoDate)),
     planValidTo: Type.Optional(Nullable(IsoDate)),
+    priceGroup: Type.Optional(Nullable(PriceGroup)),
+    billTo: Type.Optional(BillToSchema),
   },
   { additionalProperties: false },
 );
@@ -169,6 +181,8 @@ const MemberPatch = Type.Object(
     planId: Type.Optional(Nullable(RefId)),
     planValidFrom: Type.Optional(Nullable(IsoDate)),
     planValidTo: Type.Optional(Nullable(IsoDate)),
+    priceGroup: Type.Optional(Nullable(PriceGroup)),
+    billTo: Type.Optional(BillToSchema),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -272,6 +286,8 @@ export const memberRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx)
         plan_id: facts.planId,
         plan_valid_from: facts.planValidFrom,
         plan_valid_to: facts.planValidTo,
+        price_group: b.priceGroup ?? null,
+        bill_to: b.billTo ?? 'team',
         created_at: now,
         updated_at: now,
       };
@@ -343,6 +359,8 @@ export const memberRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx)
         ...(b.email !== undefined && { email: b.email }),
         ...(b.phone !== undefined && { phone: b.phone }),
         ...(b.teamId !== undefined && { team_id: b.teamId }),
+        ...(b.priceGroup !== undefined && { price_group: b.priceGroup }),
+        ...(b.billTo !== undefined && { bill_to: b.billTo }),
         status: facts.status,
         joined_on: facts.joinedOn,
         left_on: facts.leftOn,

@@ -78,6 +78,20 @@ describe('importing teams, then members, then badges', () => {
     expect(list[2]).toMatchObject({ teamId: s.seed.teams.a, planId: s.seed.plan });
   });
 
+  it('imports a price group and personal billing, and refuses an unknown billing choice naming the cell', async () => {
+    const header = 'memberNo,name,joinedOn,priceGroup,billTo';
+    const bad = await s.request('admin', 'POST', '/api/v1/import/members', BOM + crlf([header, 'P-001,Pan Yi,2026-01-01,student,parent']));
+    expect(bad.statusCode).toBe(422);
+    expect(JSON.stringify(bad.json())).toContain('billTo');
+    const res = await s.request('admin', 'POST', '/api/v1/import/members', BOM + crlf([header, 'P-001,Pan Yi,2026-01-01,student,self', 'P-002,Pan Er,2026-01-01,,']));
+    expect(res.statusCode).toBe(201);
+    const list = (await s.request('admin', 'GET', '/api/v1/members?q=P-00')).json<Record<string, unknown>[]>();
+    expect(list.map((m) => [m.memberNo, m.priceGroup, m.billTo])).toEqual([
+      ['P-001', 'student', 'self'],
+      ['P-002', null, 'team'],
+    ]);
+  });
+
   it('imports badges for members from the database and from the earlier import; a returned card may be listed again', async () => {
     const file = crlf([
       'memberNo,format,credential,status,issuedOn,note',
@@ -185,10 +199,10 @@ describe('a file with problems', () => {
   });
 
   it.each([
-    ['an unknown column', 'memberNo,name,joinedOn,shoeSize\n', [[1, 'shoeSize', 'unknown column "shoeSize"; the columns are memberNo, name, nameZh, email, phone, team, status, joinedOn, plan, planValidFrom, planValidTo, leftOn']]],
+    ['an unknown column', 'memberNo,name,joinedOn,shoeSize\n', [[1, 'shoeSize', 'unknown column "shoeSize"; the columns are memberNo, name, nameZh, email, phone, team, status, joinedOn, plan, planValidFrom, planValidTo, priceGroup, billTo, leftOn']]],
     ['a missing required column', 'memberNo,name\nX-1,Y\n', [[1, 'joinedOn', 'the header has no column joinedOn, which is required']]],
     ['a column twice', 'memberNo,name,joinedOn,Name\n', [[1, 'Name', 'column name appears twice']]],
-    ['no header', '', [[1, null, 'the first line must be the header: memberNo,name,nameZh,email,phone,team,status,joinedOn,plan,planValidFrom,planValidTo,leftOn']]],
+    ['no header', '', [[1, null, 'the first line must be the header: memberNo,name,nameZh,email,phone,team,status,joinedOn,plan,planValidFrom,planValidTo,priceGroup,billTo,leftOn']]],
     ['a quote never closed', 'memberNo,name,joinedOn\nX-1,"Y,2026-01-01\nX-2,Z,2026-01-01\n', [[2, null, expect.stringMatching(/^the row starting here is not valid CSV: Quote Not Closed/) as string]]],
   ])('refuses a file with %s (422, line 1 or where it breaks)', async (_what, file, expected) => {
     const res = await s.request('admin', 'POST', '/api/v1/import/members', file);
@@ -254,8 +268,8 @@ describe('export', () => {
     expect(res.body).toContain('\r\nAlpha Robotics,阿尔法机器人,2025-01-10,2025-03-01,incubating,,\r\n');
     expect(res.body).toContain('\r\n"Mu, Ltd",穆有限公司,,2024-01-01,exited,2025-12-31,"moved out, 迁出"\r\n');
     const members = await s.request('admin', 'GET', '/api/v1/export/members.csv');
-    expect(members.body.split('\r\n')[0]).toBe(`${BOM}memberNo,name,nameZh,email,phone,team,status,joinedOn,plan,planValidFrom,planValidTo,leftOn`);
-    expect(members.body).toContain('\r\nM-0001,Zhang San,张三,zhang.san@example.cn,,Alpha Robotics,active,2025-03-01,Standard,2026-01-01,2026-12-31,\r\n');
+    expect(members.body.split('\r\n')[0]).toBe(`${BOM}memberNo,name,nameZh,email,phone,team,status,joinedOn,plan,planValidFrom,planValidTo,priceGroup,billTo,leftOn`);
+    expect(members.body).toContain('\r\nM-0001,Zhang San,张三,zhang.san@example.cn,,Alpha Robotics,active,2025-03-01,Standard,2026-01-01,2026-12-31,,team,\r\n');
     const badges = await s.request('admin', 'GET', '/api/v1/export/badges.csv');
     expect(badges.body.split('\r\n')[0]).toBe(`${BOM}memberNo,format,credential,status,issuedOn,note`);
   });
@@ -264,7 +278,7 @@ describe('export', () => {
     const res = await s.request('admin', 'POST', '/api/v1/members', { memberNo: 'F-1', name: '=HYPERLINK("http://evil.example","x")', phone: '+86 139 0000 0000', joinedOn: '2026-01-01' });
     expect(res.statusCode).toBe(201);
     const csv = (await s.request('admin', 'GET', '/api/v1/export/members.csv')).body;
-    expect(csv).toContain('\r\nF-1,"\'=HYPERLINK(""http://evil.example"",""x"")",,,+86 139 0000 0000,,active,2026-01-01,,,,\r\n');
+    expect(csv).toContain('\r\nF-1,"\'=HYPERLINK(""http://evil.example"",""x"")",,,+86 139 0000 0000,,active,2026-01-01,,,,,team,\r\n');
   });
 });
 
@@ -288,7 +302,7 @@ describe('round trip', () => {
       for (const entity of ['teams', 'members', 'badges'] as const) {
         expect((await fresh.request('auditor', 'GET', `/api/v1/export/${entity}.csv`)).body).toBe(exported[entity]);
       }
-      expect(exported.members).toContain('\r\nM-0002,Li Si,李四,,+86 138 0000 0002,Beta Bio,left,2025-06-01,,,,2026-11-20\r\n');
+      expect(exported.members).toContain('\r\nM-0002,Li Si,李四,,+86 138 0000 0002,Beta Bio,left,2025-06-01,,,,,team,2026-11-20\r\n');
       // A line break inside a cell stays a bare \n (as Excel writes it); rows end in \r\n.
       expect(exported.badges).toContain('\r\nK-001,em4100,00FF00FF00,returned,2025-09-01,"lost,\nthen found"\r\n');
       const m = (await fresh.request('admin', 'GET', '/api/v1/members?q=F-1')).json<{ name: string }[]>();

@@ -37,9 +37,25 @@ describe('GET /members', () => {
       planId: s.seed.plan,
       planValidFrom: '2026-01-01',
       planValidTo: '2026-12-31',
+      priceGroup: null,
+      billTo: 'team',
       createdAt: expect.any(Number) as number,
       updatedAt: expect.any(Number) as number,
     });
+  });
+
+  it('sets a price group and personal billing, logs the change, and refuses an unknown billing choice', async () => {
+    const res = await s.request('manager', 'PATCH', `/api/v1/members/${s.seed.members.a}`, { priceGroup: 'student', billTo: 'self' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ priceGroup: 'student', billTo: 'self', teamId: s.seed.teams.a });
+    const changes = await s.changesAfter(0);
+    const last = changes[changes.length - 1]!;
+    expect(last.before).toMatchObject({ priceGroup: null, billTo: 'team' });
+    expect(last.after).toMatchObject({ priceGroup: 'student', billTo: 'self' });
+    expect((await s.request('manager', 'PATCH', `/api/v1/members/${s.seed.members.a}`, { billTo: 'parent' })).statusCode).toBe(400);
+    expect((await s.request('manager', 'PATCH', `/api/v1/members/${s.seed.members.a}`, { priceGroup: ' student' })).statusCode).toBe(400);
+    const back = await s.request('manager', 'PATCH', `/api/v1/members/${s.seed.members.a}`, { priceGroup: null, billTo: 'team' });
+    expect(back.json()).toMatchObject({ priceGroup: null, billTo: 'team' });
   });
 
   it('refuses members (403) and strangers (401)', async () => {

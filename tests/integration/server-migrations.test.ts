@@ -33,7 +33,7 @@ it('builds the whole schema on an empty database, and a second run does nothing'
   expect(first.applied).toEqual(Object.keys(MIGRATIONS));
   expect(first.version).toBe(LATEST_MIGRATION);
   expect(await tables(db)).toEqual([
-    'api_tokens', 'badges', 'billing_periods', 'certifications', 'changes', 'equipment_downtime', 'equipment_status', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'teams', 'trainers', 'users',
+    'api_tokens', 'badges', 'billing_periods', 'certifications', 'changes', 'costs', 'equipment_downtime', 'equipment_status', 'free_time_grants', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'teams', 'trainers', 'users',
   ]);
   const again = await migrate(db);
   expect(again.applied).toEqual([]);
@@ -124,16 +124,38 @@ it('upgrades a database written by version 4 to version 5: an append-only ledger
   await expect(db.insertInto('billing_periods').values({ site_id: 's', period: '2026-13x', closed_at: now, closed_by: 'test', statements_sha256: 'ab', currency: 'CNY' }).execute()).rejects.toThrow(/CHECK/);
 });
 
-it('upgrades a database written by the previous version to the latest: rate cards kept as they were', async () => {
-  const names = Object.keys(MIGRATIONS);
+it('upgrades a database written by version 5 to version 6: rate cards kept as they were', async () => {
   const db = fresh();
-  await migrate(db, names[names.length - 2]);
+  await migrate(db, '005-ledger');
   expect(await tables(db)).not.toContain('rate_cards');
-  const r = await migrate(db);
-  expect(r.applied).toEqual([names[names.length - 1]]);
+  const r = await migrate(db, '006-rate-cards');
+  expect(r.applied).toEqual(['006-rate-cards']);
   await db.insertInto('rate_cards').values({ card: '{"versions":[]}', created_at: 1, created_by: 'test' }).execute();
   await expect(db.updateTable('rate_cards').set({ card: '{}' }).execute()).rejects.toThrow(/kept as they were/);
   await expect(db.deleteFrom('rate_cards').execute()).rejects.toThrow(/kept as they were/);
+});
+
+it('upgrades a database written by the previous version to the latest: members keep their billing, a closed month freezes its costs', async () => {
+  const names = Object.keys(MIGRATIONS);
+  const db = fresh();
+  await migrate(db, names[names.length - 2]);
+  expect(await tables(db)).not.toContain('costs');
+  const now = Date.now();
+  await sql`INSERT INTO members (id, member_no, name, status, joined_on, created_at, updated_at) VALUES ('mem_1', 'M0001', '李雷', 'active', '2026-01-10', ${now}, ${now})`.execute(db);
+  await sql`INSERT INTO billing_periods (site_id, period, closed_at, closed_by, statements_sha256, currency) VALUES ('site-a', '2026-10', ${now}, 'test', 'abc', 'CNY')`.execute(db);
+  const r = await migrate(db);
+  expect(r.applied).toEqual([names[names.length - 1]]);
+  expect(await db.selectFrom('members').select(['id', 'price_group', 'bill_to']).execute()).toEqual([{ id: 'mem_1', price_group: null, bill_to: 'team' }]);
+  expect(await db.selectFrom('billing_periods').select(['period', 'inputs']).execute()).toEqual([{ period: '2026-10', inputs: null }]);
+  await expect(db.updateTable('members').set({ bill_to: 'parent' as 'self' }).execute()).rejects.toThrow(/CHECK/);
+  const cost = { site_id: 'site-a', category: 'broadband' as const, description: 'fibre 1000M', supplier: null, invoice_ref: null, amount_minor: 120000, currency: 'CNY', created_at: now, created_by: 'test' };
+  await expect(db.insertInto('costs').values({ id: 'cst_1', period: '2026-10', ...cost }).execute()).rejects.toThrow(/closed/);
+  await db.insertInto('costs').values({ id: 'cst_2', period: '2026-11', ...cost }).execute();
+  await expect(db.updateTable('costs').set({ period: '2026-10' }).execute()).rejects.toThrow(/closed/);
+  await expect(db.insertInto('costs').values({ id: 'cst_3', period: '2026-12', ...cost, amount_minor: 0 }).execute()).rejects.toThrow(/CHECK/);
+  await db.insertInto('free_time_grants').values({ id: 'ftg_1', member_id: 'mem_1', resource_class: 'machine:laser-cutter', from_ms: 1, to_ms: 2, reason: 'taught the laser course', created_at: now, created_by: 'test' }).execute();
+  await expect(db.insertInto('free_time_grants').values({ id: 'ftg_2', member_id: 'mem_1', resource_class: 'machine:laser-cutter', from_ms: 2, to_ms: 2, reason: 'x', created_at: now, created_by: 'test' }).execute()).rejects.toThrow(/CHECK/);
+  await expect(db.insertInto('free_time_grants').values({ id: 'ftg_3', member_id: 'nobody', resource_class: 'room', from_ms: 1, to_ms: 2, reason: 'x', created_at: now, created_by: 'test' }).execute()).rejects.toThrow(/FOREIGN KEY/);
 });
 
 it('keeps referential integrity on (a badge needs its member)', async () => {

@@ -22,6 +22,8 @@ const member = (id: string, over: Partial<MemberRow> = {}): MemberRow => ({
   plan_id: 'pln_a',
   plan_valid_from: '2026-01-01',
   plan_valid_to: '2026-12-31',
+  price_group: null,
+  bill_to: 'team',
   created_at: T,
   updated_at: T,
   ...over,

@@ -10,6 +10,7 @@ import * as m003 from './003-access-control.js';
 import * as m004 from './004-services.js';
 import * as m005 from './005-ledger.js';
 import * as m006 from './006-rate-cards.js';
+import * as m007 from './007-accounting-inputs.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001-reference-data': m001,
@@ -18,4 +19,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '004-services': m004,
   '005-ledger': m005,
   '006-rate-cards': m006,
+  '007-accounting-inputs': m007,
 });
