@@ -12,6 +12,7 @@ import { certificationRoutes } from './certifications.js';
 import { equipmentRoutes } from './equipment.js';
 import { planRoutes } from './plans.js';
 import { policyRoutes } from './policy.js';
+import { printRoutes } from './print.js';
 import { rateCardRoutes } from './rate-card.js';
 import { ledgerRoutes } from './ledger.js';
 import { serviceRoutes } from './services.js';
@@ -32,6 +33,7 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   serviceRoutes,
   rateCardRoutes,
   statementRoutes,
+  printRoutes,
   ledgerRoutes,
   equipmentRoutes,
   policyRoutes,
