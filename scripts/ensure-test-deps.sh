@@ -10,6 +10,7 @@
 # mosquitto    mosquitto           MQTT 5 broker peer tests
 # mosquitto_pub mosquitto-clients  publishing from outside Node in tests
 # socat        socat               pseudo-terminal pairs for serial tests
+# chromium     chromium            browser tests (printable pages), driven through playwright-core
 set -eu
 
 check_only=0
@@ -31,7 +32,7 @@ have() {
 
 missing_packages() {
   out=''
-  for pair in influxd:influxdb mosquitto:mosquitto mosquitto_pub:mosquitto-clients socat:socat; do
+  for pair in influxd:influxdb mosquitto:mosquitto mosquitto_pub:mosquitto-clients socat:socat chromium:chromium; do
     cmd=${pair%%:*}
     pkg=${pair#*:}
     have "$cmd" || out="$out $pkg"
@@ -41,7 +42,7 @@ missing_packages() {
 
 missing=$(missing_packages)
 if [ -z "$missing" ]; then
-  echo "ensure-test-deps: all test dependencies present (influxd mosquitto mosquitto_pub socat)"
+  echo "ensure-test-deps: all test dependencies present (influxd mosquitto mosquitto_pub socat chromium)"
   exit 0
 fi
 
@@ -55,7 +56,7 @@ if [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-test-deps: missing: $missing" >&2
   echo "  This script installs them only on Debian/Ubuntu (apt-get). Install the equivalents by hand:" >&2
   echo "  InfluxDB 1.x (influxd, https://portal.influxdata.com/downloads/), Mosquitto broker and clients," >&2
-  echo "  and socat, then run the tests again." >&2
+  echo "  socat and Chromium, then run the tests again." >&2
   exit 1
 fi
 
