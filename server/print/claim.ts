@@ -94,6 +94,6 @@ ${rows.length > 0 ? rows.join('\n') : `<tr><td colspan="${heads.length}">${esc(m
 <tfoot><tr data-category="total"><td>${esc(msg(lang, 'row.total'))}</td>${figures(p.total)}</tr></tfoot>
 </table>
 <p class="note">${esc(msg(lang, 'claim.note'))}</p>
-<footer>${esc(msg(lang, 'field.generated'))}: ${esc(localDateTime(p.generatedAt, p.site.timezone, lang))}</footer>`,
+<footer>${msg(lang, 'field.labelled', { label: esc(msg(lang, 'field.generated')), value: esc(localDateTime(p.generatedAt, p.site.timezone, lang)) })}</footer>`,
   );
 }

@@ -16,6 +16,7 @@ export const MESSAGES = {
   'statement.heading': { 'zh-CN': '{month} 费用结算单', en: 'Statement for {month}' },
   'claim.title': { 'zh-CN': '补贴申报表', en: 'Subsidy claim' },
   'claim.heading': { 'zh-CN': '{month} 补贴申报表', en: 'Subsidy claim for {month}' },
+  'field.labelled': { 'zh-CN': '{label}：{value}', en: '{label}: {value}' },
   'field.site': { 'zh-CN': '空间', en: 'Site' },
   'field.party': { 'zh-CN': '结算对象', en: 'Billed to' },
   'field.partyKind.member': { 'zh-CN': '会员', en: 'Member' },

@@ -67,7 +67,7 @@ export function renderStatement(p: StatementPrint): string {
   const party = p.party.names ? displayName(p.party.names, lang) : esc(st.party.id);
   const meta: [string, string][] = [
     [msg(lang, 'field.site'), displayName(p.site, lang)],
-    [msg(lang, 'field.party'), `${esc(msg(lang, team ? 'field.partyKind.team' : 'field.partyKind.member'))}: <span data-field="party">${party}</span>`],
+    [msg(lang, 'field.party'), msg(lang, 'field.labelled', { label: esc(msg(lang, team ? 'field.partyKind.team' : 'field.partyKind.member')), value: `<span data-field="party">${party}</span>` })],
     ...(p.party.memberNo !== null ? [[msg(lang, 'field.memberNo'), esc(p.party.memberNo)] as [string, string]] : []),
     [msg(lang, 'field.period'), `${esc(p.month)} <span class="sub">${esc(msg(lang, 'field.periodRange', { from: localDate(st.from, p.site.timezone), to: localDate(st.to - 1, p.site.timezone) }))}</span>`],
     [msg(lang, 'field.currency'), esc(st.currency)],
@@ -94,6 +94,6 @@ ${body}
 <tfoot><tr><td colspan="${lead}">${esc(msg(lang, 'row.total'))}</td><td class="num" data-total="amount">${money(st.totals.amountMinor)}</td><td class="num" data-total="reference">${money(st.totals.referenceMinor)}</td><td class="num" data-total="subsidy">${money(st.totals.subsidyMinor)}</td></tr></tfoot>
 </table>
 <p class="note">${esc(msg(lang, 'statement.note'))}${team ? ` ${esc(msg(lang, 'statement.noteTeam'))}` : ''}</p>
-<footer>${esc(msg(lang, 'field.generated'))}: ${esc(localDateTime(p.generatedAt, p.site.timezone, lang))}</footer>`,
+<footer>${msg(lang, 'field.labelled', { label: esc(msg(lang, 'field.generated')), value: esc(localDateTime(p.generatedAt, p.site.timezone, lang)) })}</footer>`,
   );
 }

@@ -19,8 +19,8 @@ describe('print message catalogue', () => {
   });
 
   it('has Chinese text in the zh-CN messages (not English copied over)', () => {
-    // Every zh-CN message holds at least one CJK character, except those that are only a unit symbol or placeholders.
-    const latinOnly = entries.filter(([, t]) => !/[\u4e00-\u9fff]/.test(t['zh-CN']!)).map(([k]) => k);
+    // Every zh-CN message holds at least one CJK character or full-width punctuation mark.
+    const latinOnly = entries.filter(([, t]) => !/[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]/.test(t['zh-CN']!)).map(([k]) => k);
     expect(latinOnly).toEqual([]);
   });
 
