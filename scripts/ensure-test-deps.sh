@@ -11,6 +11,7 @@
 # mosquitto_pub mosquitto-clients  publishing from outside Node in tests
 # socat        socat               pseudo-terminal pairs for serial tests
 # chromium     chromium            browser tests (printable pages), driven through playwright-core
+# (a CJK font) fonts-wqy-microhei  Chinese text in the browser tests' screenshots and PDFs
 set -eu
 
 check_only=0
@@ -18,21 +19,26 @@ case "${1:-}" in
   --check) check_only=1 ;;
   '') ;;
   -h|--help)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
     exit 0 ;;
   *)
     echo "ensure-test-deps: unknown argument '$1' (use --check or nothing)" >&2
     exit 2 ;;
 esac
 
-# Daemons such as mosquitto live in /usr/sbin, which a non-root PATH may lack.
+# Daemons such as mosquitto live in /usr/sbin, which a non-root PATH may lack. A package without a command
+# (a font) is checked by a file it installs, given as an absolute path.
 have() {
+  case "$1" in
+    /*) [ -e "$1" ]; return ;;
+  esac
   command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]
 }
 
 missing_packages() {
   out=''
-  for pair in influxd:influxdb mosquitto:mosquitto mosquitto_pub:mosquitto-clients socat:socat chromium:chromium; do
+  for pair in influxd:influxdb mosquitto:mosquitto mosquitto_pub:mosquitto-clients socat:socat chromium:chromium \
+      /usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei; do
     cmd=${pair%%:*}
     pkg=${pair#*:}
     have "$cmd" || out="$out $pkg"
@@ -42,7 +48,7 @@ missing_packages() {
 
 missing=$(missing_packages)
 if [ -z "$missing" ]; then
-  echo "ensure-test-deps: all test dependencies present (influxd mosquitto mosquitto_pub socat chromium)"
+  echo "ensure-test-deps: all test dependencies present (influxd mosquitto mosquitto_pub socat chromium, a CJK font)"
   exit 0
 fi
 
@@ -56,7 +62,7 @@ if [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-test-deps: missing: $missing" >&2
   echo "  This script installs them only on Debian/Ubuntu (apt-get). Install the equivalents by hand:" >&2
   echo "  InfluxDB 1.x (influxd, https://portal.influxdata.com/downloads/), Mosquitto broker and clients," >&2
-  echo "  socat and Chromium, then run the tests again." >&2
+  echo "  socat, Chromium and a Chinese font (WenQuanYi Micro Hei), then run the tests again." >&2
   exit 1
 fi
 
