@@ -93,7 +93,7 @@ ${body}
 </tbody>
 <tfoot><tr><td colspan="${lead}">${esc(msg(lang, 'row.total'))}</td><td class="num" data-total="amount">${money(st.totals.amountMinor)}</td><td class="num" data-total="reference">${money(st.totals.referenceMinor)}</td><td class="num" data-total="subsidy">${money(st.totals.subsidyMinor)}</td></tr></tfoot>
 </table>
-<p class="note">${esc(msg(lang, 'statement.note'))}${team ? ` ${esc(msg(lang, 'statement.noteTeam'))}` : ''}</p>
+<p class="note">${esc(msg(lang, 'statement.note'))}${team ? `${lang === 'zh-CN' ? '' : ' '}${esc(msg(lang, 'statement.noteTeam'))}` : ''}</p>
 <footer>${msg(lang, 'field.labelled', { label: esc(msg(lang, 'field.generated')), value: esc(localDateTime(p.generatedAt, p.site.timezone, lang)) })}</footer>`,
   );
 }
