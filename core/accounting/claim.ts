@@ -5,16 +5,25 @@
  * it. Pure: it takes the month's ledger entries (charges and adjustments) and
  * the services recorded for it (trainings, mentoring, events, …).
  *
- * Categories (docs/accounting.md, "Subsidy claim"):
+ * Categories (docs/accounting.md, "Subsidy claim"), in the order subsidy
+ * forms list them:
  * - space: desks, open spaces, labs and rooms (`desk:*`, `space:*`, `room`);
+ * - broadband: a cost the space pays and members use free;
  * - shared_equipment: machines (`machine:*`) and technical services;
+ * - software: a cost the space pays (shared licences) and members use free;
  * - training, mentoring (investment introductions included), events (events
  *   and roadshows): recorded services.
- * Broadband and software are costs the space pays rather than services it
- * meters; they are not in this report yet.
+ *
+ * Two kinds of claim: where usage is metered or services are recorded, the
+ * gap between their value at reference prices and the fees collected; where
+ * the space pays for something members use without being metered (broadband,
+ * software), the costs paid less any fees. Costs recorded under space or
+ * shared equipment (rent, hardware) are reported beside their category as
+ * evidence, and claim nothing on top of the gap: the rent is what the reduced
+ * prices pass on.
  */
 
-export const CLAIM_CATEGORIES = ['space', 'shared_equipment', 'training', 'mentoring', 'events'] as const;
+export const CLAIM_CATEGORIES = ['space', 'broadband', 'shared_equipment', 'software', 'training', 'mentoring', 'events'] as const;
 export type ClaimCategory = (typeof CLAIM_CATEGORIES)[number];
 
 export interface ClaimLedgerEntry {
@@ -36,6 +45,15 @@ export interface ClaimService {
   readonly referenceMinor: number;
 }
 
+/** What the space paid in the month (an invoice). */
+export interface ClaimCost {
+  readonly category: 'space' | 'broadband' | 'shared_equipment' | 'software';
+  readonly amountMinor: number;
+}
+
+/** The categories whose claim is their costs (less fees), not a reference-value gap. */
+export const COST_CATEGORIES: readonly ClaimCategory[] = ['broadband', 'software'];
+
 export interface ClaimLine {
   readonly category: ClaimCategory;
   /** Metered usage: statement lines charged; services: deliveries. */
@@ -47,10 +65,12 @@ export interface ClaimLine {
   readonly participants: number;
   readonly referenceMinor: number;
   readonly feesMinor: number;
-  /** reference − fees, never negative. */
+  /** What the space paid (invoices recorded as costs). */
+  readonly costsMinor: number;
+  /** reference − fees (broadband, software: costs − fees), never negative. */
   readonly claimableMinor: number;
-  /** What the figures rest on: ledger entries (charges and adjustments), sessions, raw records, services. */
-  readonly evidence: { readonly charges: number; readonly adjustments: number; readonly sessions: number; readonly records: number; readonly services: number };
+  /** What the figures rest on: ledger entries (charges and adjustments), sessions, raw records, services, costs. */
+  readonly evidence: { readonly charges: number; readonly adjustments: number; readonly sessions: number; readonly records: number; readonly services: number; readonly costs: number };
 }
 
 export interface SubsidyClaim {
@@ -85,6 +105,8 @@ interface Acc {
   participants: number;
   reference: number;
   fees: number;
+  costs: number;
+  costEntries: number;
   charges: number;
   adjustments: number;
   sessions: number;
@@ -92,9 +114,9 @@ interface Acc {
   services: number;
 }
 
-const empty = (): Acc => ({ deliveries: 0, minutes: 0, days: 0, wh: 0, participants: 0, reference: 0, fees: 0, charges: 0, adjustments: 0, sessions: 0, records: 0, services: 0 });
+const empty = (): Acc => ({ deliveries: 0, minutes: 0, days: 0, wh: 0, participants: 0, reference: 0, fees: 0, costs: 0, costEntries: 0, charges: 0, adjustments: 0, sessions: 0, records: 0, services: 0 });
 
-function line(a: Acc): Omit<ClaimLine, 'category'> {
+function line(a: Acc, byCosts: boolean): Omit<ClaimLine, 'category'> {
   return {
     deliveries: a.deliveries,
     hours: Math.round((a.minutes / 60) * 100) / 100,
@@ -103,12 +125,13 @@ function line(a: Acc): Omit<ClaimLine, 'category'> {
     participants: a.participants,
     referenceMinor: a.reference,
     feesMinor: a.fees,
-    claimableMinor: Math.max(0, a.reference - a.fees),
-    evidence: { charges: a.charges, adjustments: a.adjustments, sessions: a.sessions, records: a.records, services: a.services },
+    costsMinor: a.costs,
+    claimableMinor: Math.max(0, (byCosts ? a.costs : a.reference) - a.fees),
+    evidence: { charges: a.charges, adjustments: a.adjustments, sessions: a.sessions, records: a.records, services: a.services, costs: a.costEntries },
   };
 }
 
-export function subsidyClaim(currency: string, entries: readonly ClaimLedgerEntry[], services: readonly ClaimService[]): SubsidyClaim {
+export function subsidyClaim(currency: string, entries: readonly ClaimLedgerEntry[], services: readonly ClaimService[], costs: readonly ClaimCost[] = []): SubsidyClaim {
   const acc = new Map<ClaimCategory, Acc>(CLAIM_CATEGORIES.map((c) => [c, empty()]));
   const total = empty();
   const add = (c: ClaimCategory, f: (a: Acc) => void) => {
@@ -144,7 +167,13 @@ export function subsidyClaim(currency: string, entries: readonly ClaimLedgerEntr
       a.fees += s.feeMinor;
     });
   }
-  const lines = CLAIM_CATEGORIES.map((c) => ({ category: c, ...line(acc.get(c)!) }));
+  for (const c of costs) {
+    add(c.category, (a) => {
+      a.costs += c.amountMinor;
+      a.costEntries++;
+    });
+  }
+  const lines = CLAIM_CATEGORIES.map((c) => ({ category: c, ...line(acc.get(c)!, COST_CATEGORIES.includes(c)) }));
   // What is claimable is claimed category by category: a category whose fees exceed its value offsets no other.
-  return { currency, lines, total: { ...line(total), claimableMinor: lines.reduce((a, l) => a + l.claimableMinor, 0) } };
+  return { currency, lines, total: { ...line(total, false), claimableMinor: lines.reduce((a, l) => a + l.claimableMinor, 0) } };
 }

@@ -68,6 +68,9 @@ export function resourceClassOf(s: UsageSession, resources: PricingResources): s
 /** A member as billing sees them now. */
 export interface MemberBilling {
   readonly planId: string | null;
+  /** The plan applies from and to these local dates, inclusive (YYYY-MM-DD; absent or null: open-ended). */
+  readonly planValidFrom?: string | null;
+  readonly planValidTo?: string | null;
   readonly group: string | null;
   /** The current team: used only for fixed-desk sessions, which carry no access decision and so no team. */
   readonly teamId: string | null;
@@ -235,6 +238,13 @@ export function monthPeriod(timezone: string, month: string): { from: number; to
   return { from: instantOfWall(z, wallFrom), to: instantOfWall(z, wallTo) };
 }
 
+/** The local months 'YYYY-MM' that the instants [from, to) touch (an instant alone when to ≤ from). */
+export function monthsOf(timezone: string, from: number, to: number): string[] {
+  const end = Math.max(to, from + 1);
+  const z = zoneAround(timezone, from - 2 * DAY_MS, end + 2 * DAY_MS);
+  return localBuckets(from, end, 'month', z).map((b) => b.key);
+}
+
 function monthStartOf(z: Zone, t: number): number {
   const d = new Date(wallTime(z, t));
   return instantOfWall(z, Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1));
@@ -265,6 +275,14 @@ interface Event {
   readonly pieces: readonly Piece[];
   readonly rate: Rate;
   readonly version: string;
+}
+
+/** The member's plan on a local date: null outside the plan's validity. */
+export function planOn(member: MemberBilling, date: string): string | null {
+  if (member.planId === null) return null;
+  if (member.planValidFrom != null && date < member.planValidFrom) return null;
+  if (member.planValidTo != null && date > member.planValidTo) return null;
+  return member.planId;
 }
 
 const lineSession = (s: UsageSession): LineSession => ({ id: s.id, first: s.evidence.first, last: s.evidence.last, count: s.evidence.count });
@@ -358,7 +376,9 @@ export function priceStatements(input: PricingInput): PricingResult {
   for (const e of events) {
     const p0 = e.pieces[0]!;
     const member = input.members[p0.memberId]!;
-    const price = effectivePrice(e.rate, { planId: member.planId, group: member.group });
+    // Plan prices and quotas only while the plan is valid (the piece's local date).
+    const planId = planOn(member, p0.date);
+    const price = effectivePrice(e.rate, { planId, group: member.group });
     let quantity: number;
     let free = 0;
     let granted = 0;
@@ -376,7 +396,7 @@ export function priceStatements(input: PricingInput): PricingResult {
         if (span > 0 && quantity < e.rate.minimumMinutes) quantity = e.rate.minimumMinutes;
         if (p0.grant !== null) granted = quantity;
         else {
-          const hours = member.planId !== null ? input.plans[member.planId]?.quotas[p0.cls] : undefined;
+          const hours = planId !== null ? input.plans[planId]?.quotas[p0.cls] : undefined;
           const quota = hours !== undefined && hours > 0 ? Math.round(hours * 60) : 0;
           const qKey = `${p0.memberId}|${p0.cls}|${p0.month}`;
           const used = quotaUsed.get(qKey) ?? 0;

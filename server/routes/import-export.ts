@@ -17,7 +17,6 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { parse } from 'csv-parse/sync';
-import { stringify } from 'csv-stringify/sync';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { Transaction } from 'kysely';
 import { CREDENTIAL_FORMATS, type CredentialFormat } from '../../core/signals.js';
@@ -27,6 +26,7 @@ import { newId } from '../ids.js';
 import { HttpProblem, problems } from '../problems.js';
 import { badgeImage, BADGE_STATUSES, CREDENTIAL_HINT, normaliseCredential } from './badges.js';
 import type { ServerContext } from './context.js';
+import { csvText, sendCsv } from './csv.js';
 import { BILL_TO, FIELD, MEMBER_STATUSES, memberRuleProblems, ONE_LINE, toMember, type MemberFacts } from './members.js';
 import { ProblemSchema, NoQuery } from './schemas.js';
 import { EXIT_REASON_MAX, teamNameKey, teamRuleProblems, TEAM_STATUSES, toTeam, type TeamFacts } from './teams.js';
@@ -96,13 +96,6 @@ interface CsvRow {
   readonly cells: ReadonlyMap<string, string>;
 }
 
-/** A cell a spreadsheet would evaluate (OWASP "CSV injection"), unless it is a plain number or phone number. */
-const FORMULA_START = /^'*[=+\-@\t\r]/;
-const PLAIN_NUMBER = /^[+-]?[0-9][0-9 ().-]*$/;
-
-export function guardCell(v: string): string {
-  return FORMULA_START.test(v) && !PLAIN_NUMBER.test(v) ? `'${v}` : v;
-}
 function unguardCell(v: string): string {
   return /^'+[=+\-@\t\r]/.test(v) ? v.slice(1) : v;
 }
@@ -462,9 +455,7 @@ const INSERT_CHUNK = 500;
 type Cell = string | null;
 
 function csvFile(layout: readonly CsvColumn[], rows: readonly (readonly Cell[])[]): string {
-  const records = [layout.map((c) => c.name), ...rows.map((r) => r.map((v) => (v === null ? '' : guardCell(v))))];
-  // BOM: Excel reads the file as UTF-8 (Chinese names intact) only with it. CRLF: RFC 4180.
-  return `\uFEFF${stringify(records, { record_delimiter: 'windows' })}`;
+  return csvText(layout.map((c) => c.name), rows);
 }
 
 /** A name when it picks out exactly one row (so the file re-imports anywhere with the same names), else the id. */
@@ -567,11 +558,7 @@ export const importExportRoutes: FastifyPluginAsync<ServerContext> = async (root
   importRoute('teams', { entity: 'team', check: checkTeams, insert: (trx, rows) => trx.insertInto('teams').values(rows).execute().then(() => undefined), image: toTeam });
   importRoute('badges', { entity: 'badge', check: checkBadges, insert: (trx, rows) => trx.insertInto('badges').values(rows).execute().then(() => undefined), image: badgeImage });
 
-  const sendCsv = (reply: FastifyReply, entity: CsvEntity, body: string) =>
-    reply
-      .type('text/csv; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${entity}-${new Date(ctx.clock.now()).toISOString().slice(0, 10)}.csv"`)
-      .send(body);
+  const sendExport = (reply: FastifyReply, entity: CsvEntity, body: string) => sendCsv(reply, `${entity}-${new Date(ctx.clock.now()).toISOString().slice(0, 10)}.csv`, body);
 
   const exportRoute = (entity: CsvEntity, rows: () => Promise<Cell[][]>) =>
     app.get(
@@ -586,7 +573,7 @@ export const importExportRoutes: FastifyPluginAsync<ServerContext> = async (root
           response: { 200: Type.String({ description: `CSV: ${CSV_LAYOUTS[entity].map((c) => c.name).join(',')}` }) },
         },
       },
-      async (_req, reply) => sendCsv(reply, entity, csvFile(CSV_LAYOUTS[entity], await rows())),
+      async (_req, reply) => sendExport(reply, entity, csvFile(CSV_LAYOUTS[entity], await rows())),
     );
 
   exportRoute('members', async () => {

@@ -15,6 +15,8 @@ import { policyRoutes } from './policy.js';
 import { printRoutes } from './print.js';
 import { rateCardRoutes } from './rate-card.js';
 import { ledgerRoutes } from './ledger.js';
+import { costRoutes } from './costs.js';
+import { grantRoutes } from './grants.js';
 import { serviceRoutes } from './services.js';
 import { statementRoutes } from './statements.js';
 import { trainerRoutes } from './trainers.js';
@@ -35,6 +37,8 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   statementRoutes,
   printRoutes,
   ledgerRoutes,
+  grantRoutes,
+  costRoutes,
   equipmentRoutes,
   policyRoutes,
   usageRoutes,

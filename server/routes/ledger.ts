@@ -15,6 +15,7 @@ import type { Selectable } from 'kysely';
 import type { LedgerEntriesTable } from '../db/schema.js';
 import { problems } from '../problems.js';
 import type { ServerContext } from './context.js';
+import { csvText, sendCsv } from './csv.js';
 import { PageQuery, ProblemSchema } from './schemas.js';
 
 const Entry = Type.Object(
@@ -38,6 +39,12 @@ const Entry = Type.Object(
   { additionalProperties: false },
 );
 
+/** The ledger CSV's columns (money in minor units; a charge's statement line in date … sessions). */
+export const LEDGER_CSV_COLUMNS = [
+  'id', 'site_id', 'month', 'kind', 'party_kind', 'party_id', 'resource_class', 'amount_minor', 'reference_minor', 'subsidy_minor', 'currency',
+  'date', 'quantity_unit', 'quantity', 'rate_card_id', 'sessions', 'corrects', 'reason', 'created_at', 'created_by',
+] as const;
+
 const toEntry = (r: Selectable<LedgerEntriesTable>) => ({
   id: r.id,
   siteId: r.site_id,
@@ -59,6 +66,22 @@ const toEntry = (r: Selectable<LedgerEntriesTable>) => ({
 export const ledgerRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
 
+  const LedgerFilter = {
+    month: Type.Optional(Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$' })),
+    partyId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  };
+
+  /** The entries a caller may read, oldest first: a member those booked to them. */
+  function entries(principal: Parameters<typeof ownMemberScope>[0], month: string | undefined, partyId: string | undefined) {
+    const scope = ownMemberScope(principal);
+    if (scope === undefined) throw problems.unauthorized();
+    let q = ctx.db.selectFrom('ledger_entries').selectAll();
+    if (month !== undefined) q = q.where('period', '=', month);
+    if (scope !== null) q = q.where('party_type', '=', 'member').where('party_id', '=', scope);
+    else if (partyId !== undefined) q = q.where('party_id', '=', partyId);
+    return q.orderBy('id');
+  }
+
   app.get(
     '/ledger',
     {
@@ -66,22 +89,42 @@ export const ledgerRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx)
       schema: {
         tags: ['accounting'],
         summary: 'Ledger entries of closed months, oldest first (a member: those booked to them)',
-        querystring: Type.Object(
-          { month: Type.Optional(Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$' })), partyId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), ...PageQuery },
-          { additionalProperties: false },
-        ),
+        querystring: Type.Object({ ...LedgerFilter, ...PageQuery }, { additionalProperties: false }),
         response: { 200: Type.Array(Entry) },
       },
     },
     async (req) => {
-      const scope = ownMemberScope(req.principal);
-      if (scope === undefined) throw problems.unauthorized();
-      let q = ctx.db.selectFrom('ledger_entries').selectAll();
-      if (req.query.month !== undefined) q = q.where('period', '=', req.query.month);
-      if (scope !== null) q = q.where('party_type', '=', 'member').where('party_id', '=', scope);
-      else if (req.query.partyId !== undefined) q = q.where('party_id', '=', req.query.partyId);
-      const rows = await q.orderBy('id').limit(req.query.limit ?? 50).offset(req.query.offset ?? 0).execute();
+      const rows = await entries(req.principal, req.query.month, req.query.partyId).limit(req.query.limit ?? 50).offset(req.query.offset ?? 0).execute();
       return rows.map(toEntry);
+    },
+  );
+
+  app.get(
+    '/ledger.csv',
+    {
+      config: { authz: { roles: ['admin', 'manager', 'auditor', 'member'] } },
+      schema: {
+        tags: ['accounting'],
+        summary: 'Ledger entries as CSV, every matching entry (a member: those booked to them)',
+        querystring: Type.Object(LedgerFilter, { additionalProperties: false }),
+        produces: ['text/csv'],
+        response: { 200: Type.String({ description: `CSV: ${LEDGER_CSV_COLUMNS.join(',')}` }) },
+      },
+    },
+    async (req, reply) => {
+      const rows = await entries(req.principal, req.query.month, req.query.partyId).execute();
+      const csv = csvText(
+        LEDGER_CSV_COLUMNS,
+        rows.map((r) => {
+          const line = JSON.parse(r.line) as { date?: string; quantityUnit?: string; quantity?: number; sessions?: { id: string }[]; rateCardId?: number };
+          return [
+            r.id, r.site_id, r.period, r.kind, r.party_type, r.party_id, r.resource_class, r.amount_minor, r.reference_minor, r.subsidy_minor, r.currency,
+            line.date ?? null, line.quantityUnit ?? null, line.quantity ?? null, line.rateCardId ?? null, (line.sessions ?? []).map((x) => x.id).join(' '),
+            r.corrects, r.reason, new Date(Number(r.created_at)).toISOString(), r.created_by,
+          ];
+        }),
+      );
+      return sendCsv(reply, `ledger${req.query.month !== undefined ? `-${req.query.month}` : ''}.csv`, csv);
     },
   );
 

@@ -8,8 +8,8 @@
  *
  * Staff read all of them; a member sees the ones they took part in (without
  * the other participants). Every write is in the change log. A delivery is
- * corrected by PATCH before its period is closed (after that, accounting
- * records an adjustment).
+ * corrected by PATCH until its month is closed; after that it is frozen with
+ * the month's claim (409), and none can be added to or moved into it.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
@@ -22,6 +22,7 @@ import { SERVICE_KINDS, type DB, type ServiceRow } from '../db/schema.js';
 import { newId } from '../ids.js';
 import { problems } from '../problems.js';
 import type { ServerContext } from './context.js';
+import { assertMonthsOpen } from './periods.js';
 import { IdParam, NoQuery, PageQuery, ProblemSchema } from './schemas.js';
 
 const Kind = Type.Union(SERVICE_KINDS.map((k) => Type.Literal(k)), {
@@ -183,11 +184,12 @@ export const serviceRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx
         tags: ['services'],
         summary: 'Record a service delivered',
         body: Type.Object(Body, { additionalProperties: false }),
-        response: { 201: Service, 422: ProblemSchema },
+        response: { 201: Service, 409: ProblemSchema, 422: ProblemSchema },
       },
     },
     async (req, reply) => {
       const b = req.body;
+      await assertMonthsOpen(ctx, b.startedAt, b.startedAt, 'the service');
       const now = ctx.clock.now();
       const row: ServiceRow = {
         id: newId('svc'),
@@ -231,13 +233,16 @@ export const serviceRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx
           { ...Body, kind: Type.Optional(Body.kind), title: Type.Optional(Body.title), startedAt: Type.Optional(Body.startedAt), minutes: Type.Optional(Body.minutes) },
           { additionalProperties: false, minProperties: 1 },
         ),
-        response: { 200: Service, 404: ProblemSchema, 422: ProblemSchema },
+        response: { 200: Service, 404: ProblemSchema, 409: ProblemSchema, 422: ProblemSchema },
       },
     },
     async (req) => {
       const b = req.body;
       const before = await ctx.db.selectFrom('services').selectAll().where('id', '=', req.params.id).executeTakeFirst();
       if (!before) throw problems.notFound(`service ${req.params.id}`);
+      // A service counted in a closed month's claim stays as it was, and none moves into one.
+      await assertMonthsOpen(ctx, Number(before.started_at), Number(before.started_at), `service ${before.id}`);
+      if (b.startedAt !== undefined) await assertMonthsOpen(ctx, b.startedAt, b.startedAt, 'the new start of the service');
       const beforeParts = (await participantsOf([before.id])).get(before.id) ?? [];
       const now = ctx.clock.now();
       const set = {

@@ -20,17 +20,16 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createHash } from 'node:crypto';
-import { stringify } from 'csv-stringify/sync';
 import { subsidyClaim, type ClaimLedgerEntry, type ClaimLine, type ClaimService, type SubsidyClaim } from '../../core/accounting/claim.js';
-import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type PlanQuotas, type PricingResult } from '../../core/accounting/price.js';
+import { monthPeriod, priceStatements, pricingResources, type FreeTimeGrant, type MemberBilling, type PlanQuotas, type PricingResult } from '../../core/accounting/price.js';
 import { parseRateCard } from '../../core/accounting/rates.js';
 import { ownMemberScope } from '../auth/principal.js';
 import { actorOf } from '../db/changes.js';
 import { problems } from '../problems.js';
 import type { ServerContext } from './context.js';
 import { readUsage, requireUsage } from './usage.js';
-import { guardCell } from './import-export.js';
 import { currentRateCard, rateCardById } from './rate-card.js';
+import { csvText, sendCsv } from './csv.js';
 import { Empty, NoQuery, ProblemSchema } from './schemas.js';
 
 /** A plan's quota key → the resource class it frees (docs/accounting.md). */
@@ -58,29 +57,72 @@ const StatementsResponse = Type.Object(
   { additionalProperties: false },
 );
 
-/** A month's statements as priced now (what GET shows and what closing freezes). */
-export async function computeMonth(ctx: ServerContext, month: string, rateCardId?: number): Promise<{ siteId: string; from: number; to: number; rateCardId: number; result: PricingResult }> {
-  const source = requireUsage(ctx);
-  const stored = rateCardId === undefined ? await currentRateCard(ctx.db) : await rateCardById(ctx.db, rateCardId);
+/**
+ * What a month is priced with besides the raw signals: the rate card, the
+ * members' billing facts, the plans' quotas and the free-time grants. Frozen
+ * on the period row when the month is closed, so that verifying it later
+ * re-prices the raw signals with exactly these, whatever the roster says then.
+ */
+export interface BillingInputs {
+  readonly rateCardId: number;
+  readonly members: Readonly<Record<string, MemberBilling>>;
+  readonly plans: Readonly<Record<string, PlanQuotas>>;
+  readonly grants: readonly FreeTimeGrant[];
+}
+
+/** The billing inputs as the roster, the newest rate card and the grants stand now, for [from, to). */
+async function currentInputs(ctx: ServerContext, from: number, to: number): Promise<BillingInputs> {
+  const stored = await currentRateCard(ctx.db);
   if (!stored) throw problems.unprocessable('no rate card is stored yet: an administrator or manager stores one with PUT /api/v1/rate-card');
-  const parsed = parseRateCard(stored.card);
-  if (!parsed.ok) throw problems.unprocessable(`the stored rate card ${stored.id} does not parse: ${parsed.errors[0]?.message ?? ''}`);
-  const { from, to } = monthPeriod(source.site.timezone, month);
-  const usage = await readUsage(source, from, to);
-  const [memberRows, planRows] = await Promise.all([
-    ctx.db.selectFrom('members').select(['id', 'plan_id', 'team_id']).execute(),
+  const [memberRows, planRows, grantRows] = await Promise.all([
+    ctx.db.selectFrom('members').select(['id', 'plan_id', 'plan_valid_from', 'plan_valid_to', 'team_id', 'price_group', 'bill_to']).execute(),
     ctx.db.selectFrom('plans').select(['id', 'quotas']).execute(),
+    ctx.db.selectFrom('free_time_grants').selectAll().where('from_ms', '<', to).where('to_ms', '>', from).orderBy('from_ms').orderBy('id').execute(),
   ]);
   const members: Record<string, MemberBilling> = {};
-  for (const m of memberRows) members[m.id] = { planId: m.plan_id, group: null, teamId: m.team_id, billTo: m.team_id !== null ? 'team' : 'self' };
+  for (const m of memberRows) {
+    members[m.id] = { planId: m.plan_id, planValidFrom: m.plan_valid_from, planValidTo: m.plan_valid_to, group: m.price_group, teamId: m.team_id, billTo: m.bill_to };
+  }
   const plans: Record<string, PlanQuotas> = {};
   for (const p of planRows) {
     const quotas = JSON.parse(p.quotas) as Record<string, number>;
     plans[p.id] = { quotas: Object.fromEntries(Object.entries(quotas).map(([k, v]) => [quotaClass(k), v])) };
   }
+  const grants = grantRows.map((g) => ({ memberId: g.member_id, resourceClass: g.resource_class, from: Number(g.from_ms), to: Number(g.to_ms), reason: `${g.id}: ${g.reason}` }));
+  return { rateCardId: stored.id, members, plans, grants };
+}
+
+/**
+ * A month's statements priced from the raw signals: with the inputs as they
+ * stand now (what GET shows and what closing freezes), or with frozen ones
+ * (verifying a closed month).
+ */
+export async function computeMonth(
+  ctx: ServerContext,
+  month: string,
+  frozen?: BillingInputs,
+): Promise<{ siteId: string; from: number; to: number; rateCardId: number; inputs: BillingInputs; result: PricingResult }> {
+  const source = requireUsage(ctx);
+  const { from, to } = monthPeriod(source.site.timezone, month);
+  const inputs = frozen ?? (await currentInputs(ctx, from, to));
+  const stored = await rateCardById(ctx.db, inputs.rateCardId);
+  if (!stored) throw problems.unprocessable(`the rate card ${inputs.rateCardId} the month was priced with is not stored`);
+  const parsed = parseRateCard(stored.card);
+  if (!parsed.ok) throw problems.unprocessable(`the stored rate card ${stored.id} does not parse: ${parsed.errors[0]?.message ?? ''}`);
+  const usage = await readUsage(source, from, to);
   // Sessions still open at the month's end are billed for their part inside it.
-  const result = priceStatements({ sessions: [...usage.sessions, ...usage.open], resources: pricingResources(source.site), members, plans, rateCard: parsed.card, timezone: source.site.timezone, from, to });
-  return { siteId: source.siteId, from, to, rateCardId: stored.id, result };
+  const result = priceStatements({
+    sessions: [...usage.sessions, ...usage.open],
+    resources: pricingResources(source.site),
+    members: inputs.members,
+    plans: inputs.plans,
+    grants: inputs.grants,
+    rateCard: parsed.card,
+    timezone: source.site.timezone,
+    from,
+    to,
+  });
+  return { siteId: source.siteId, from, to, rateCardId: stored.id, inputs, result };
 }
 
 /** The subsidy claim of a closed month (404 when it is not closed), from its ledger and the services recorded in it. */
@@ -112,7 +154,10 @@ export async function closedClaim(ctx: ServerContext, month: string): Promise<{ 
     for (const p of await ctx.db.selectFrom('service_participants').select('service_id').where('service_id', 'in', serviceRows.map((r) => r.id)).execute()) counts.set(p.service_id, (counts.get(p.service_id) ?? 0) + 1);
   }
   const services: ClaimService[] = serviceRows.map((r) => ({ kind: r.kind, minutes: r.minutes, participants: (counts.get(r.id) ?? 0) + r.external_participants, feeMinor: r.fee_minor, referenceMinor: r.reference_minor }));
-  const claim = subsidyClaim(period.currency, entries, services);
+  const costRows = await ctx.db.selectFrom('costs').select(['category', 'amount_minor', 'currency']).where('site_id', '=', source.siteId).where('period', '=', month).execute();
+  const foreign = costRows.find((c) => c.currency !== period.currency);
+  if (foreign) throw problems.unprocessable(`a cost of ${month} is in ${foreign.currency}, the month was billed in ${period.currency}: record costs in the billing currency`);
+  const claim = subsidyClaim(period.currency, entries, services, costRows.map((c) => ({ category: c.category, amountMinor: c.amount_minor })));
   return { siteId: source.siteId, month, currency: claim.currency, lines: [...claim.lines], total: claim.total };
 }
 
@@ -125,6 +170,12 @@ export function statementsDigest(result: PricingResult): string {
 export const STATEMENT_CSV_COLUMNS = [
   'party_kind', 'party_id', 'member_id', 'team_id', 'resource_class', 'date', 'quantity_unit', 'quantity', 'free_quantity', 'granted_quantity',
   'charged_quantity', 'unit_price_minor', 'starting_fee_minor', 'amount_minor', 'reference_minor', 'subsidy_minor', 'currency', 'cap_applied', 'rate_version', 'sessions',
+] as const;
+
+/** The claim CSV's columns: a row per category, then the total (money in minor units). */
+export const CLAIM_CSV_COLUMNS = [
+  'category', 'deliveries', 'hours', 'days', 'kwh', 'participants', 'reference_minor', 'fees_minor', 'costs_minor', 'claimable_minor', 'currency',
+  'evidence_charges', 'evidence_adjustments', 'evidence_sessions', 'evidence_records', 'evidence_services', 'evidence_costs',
 ] as const;
 
 export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) => {
@@ -187,7 +238,7 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
     },
     async (req, reply) => {
       const month = req.params.month;
-      const { siteId, to, rateCardId, result } = await computeMonth(ctx, month);
+      const { siteId, to, rateCardId, inputs, result } = await computeMonth(ctx, month);
       const now = ctx.clock.now();
       if (to > now) throw problems.unprocessable(`${month} has not ended yet: close it once it is over`);
       const digest = statementsDigest(result);
@@ -228,7 +279,7 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
             subsidy += line.subsidyMinor;
           }
         }
-        await trx.insertInto('billing_periods').values({ site_id: siteId, period: month, closed_at: now, closed_by: actor, statements_sha256: digest, currency: result.currency }).execute();
+        await trx.insertInto('billing_periods').values({ site_id: siteId, period: month, closed_at: now, closed_by: actor, statements_sha256: digest, currency: result.currency, inputs: JSON.stringify(inputs) }).execute();
       });
       return reply.code(201).send({ siteId, month, currency: result.currency, statementsSha256: digest, entries, amountMinor: amount, referenceMinor: reference, subsidyMinor: subsidy, rateCardId });
     },
@@ -256,10 +307,9 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
       const source = requireUsage(ctx);
       const closed = await ctx.db.selectFrom('billing_periods').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst();
       if (!closed) throw problems.notFound(`a closed period ${month}`);
-      // Priced with the card the month was closed with (named on its charges), not today's.
-      const first = await ctx.db.selectFrom('ledger_entries').select('line').where('site_id', '=', closed.site_id).where('period', '=', month).where('kind', '=', 'charge').orderBy('id').limit(1).executeTakeFirst();
-      const cardId = first ? (JSON.parse(first.line) as { rateCardId?: number }).rateCardId : undefined;
-      const { result } = await computeMonth(ctx, month, cardId);
+      if (closed.inputs === null) throw problems.unprocessable(`${month} was closed before its pricing inputs were kept (version 7): it cannot be re-priced exactly`);
+      // Priced with what the month was closed with (rate card, roster, grants), not today's.
+      const { result } = await computeMonth(ctx, month, JSON.parse(closed.inputs) as BillingInputs);
       const recomputed = statementsDigest(result);
       return { month, frozenSha256: closed.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed.statements_sha256 };
     },
@@ -276,10 +326,33 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
           'From the month’s ledger (charges and adjustments) and the services recorded in it: services delivered, value at reference prices, fees collected, claimable gap. Categories: docs/accounting.md, "Subsidy claim".',
         params: Month,
         querystring: NoQuery,
-        response: { 200: Type.Object({ siteId: Type.String(), month: Type.String(), currency: Type.String(), lines: Type.Array(Type.Object({}, { additionalProperties: true })), total: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false }), 404: ProblemSchema, 503: ProblemSchema },
+        response: { 200: Type.Object({ siteId: Type.String(), month: Type.String(), currency: Type.String(), lines: Type.Array(Type.Object({}, { additionalProperties: true })), total: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false }), 404: ProblemSchema, 422: ProblemSchema, 503: ProblemSchema },
       },
     },
     async (req) => closedClaim(ctx, req.params.month),
+  );
+
+  app.get(
+    '/statements/:month/claim.csv',
+    {
+      config: { authz: { roles: ['admin', 'manager', 'auditor'] } },
+      schema: {
+        tags: ['accounting'],
+        summary: 'The subsidy claim of a closed month as CSV: a row per category and the total (UTF-8 with BOM)',
+        params: Month,
+        querystring: NoQuery,
+        produces: ['text/csv'],
+        response: { 200: Type.String({ description: `CSV: ${CLAIM_CSV_COLUMNS.join(',')}` }), 404: ProblemSchema, 422: ProblemSchema, 503: ProblemSchema },
+      },
+    },
+    async (req, reply) => {
+      const claim = await closedClaim(ctx, req.params.month);
+      const rows = [...claim.lines, { category: 'total', ...claim.total }].map((l) => [
+        l.category, l.deliveries, l.hours, l.days, l.kwh, l.participants, l.referenceMinor, l.feesMinor, l.costsMinor, l.claimableMinor, claim.currency,
+        l.evidence.charges, l.evidence.adjustments, l.evidence.sessions, l.evidence.records, l.evidence.services, l.evidence.costs,
+      ]);
+      return sendCsv(reply, `claim-${req.params.month}.csv`, csvText(CLAIM_CSV_COLUMNS, rows));
+    },
   );
 
   app.get(
@@ -323,9 +396,7 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
           l.sessions.map((x) => x.id).join(' '),
         ]),
       );
-      // BOM: spreadsheets read it as UTF-8 only with it; CRLF: RFC 4180. Cells that look like formulas are guarded.
-      const body = `\uFEFF${stringify([[...STATEMENT_CSV_COLUMNS], ...rows.map((r) => r.map(guardCell))], { record_delimiter: 'windows' })}`;
-      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="statements-${req.query.month}.csv"`).send(body);
+      return sendCsv(reply, `statements-${req.query.month}.csv`, csvText(STATEMENT_CSV_COLUMNS, rows));
     },
   );
 };

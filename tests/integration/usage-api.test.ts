@@ -4,6 +4,7 @@
  * gives; GET /api/v1/usage/sessions serves them, members see only their own,
  * and a server without a site and InfluxDB says what to configure.
  */
+import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toPoint } from '../../core/points.js';
 import type { JournalRecord, OccupancySignal, PowerSignal } from '../../core/signals.js';
@@ -247,7 +248,10 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
   });
 
   it('bills each laser session to its member in 6-minute units; desks without a member are unbilled, usage without a rate unpriced', async () => {
-    const card = { currency: 'CNY', versions: [{ effectiveFrom: '2026-01-01', rates: [{ resourceClass: 'machine:laser-cutter', unit: 'hour', priceMinor: 3000, referencePriceMinor: 12_000, incrementMinutes: 6, rounding: 'up' }] }] };
+    const card = {
+      currency: 'CNY',
+      versions: [{ effectiveFrom: '2026-01-01', rates: [{ resourceClass: 'machine:laser-cutter', unit: 'hour', priceMinor: 3000, referencePriceMinor: 12_000, incrementMinutes: 6, rounding: 'up', overrides: [{ group: 'student', priceMinor: 1500 }] }] }],
+    };
     expect((await server.request('manager', 'PUT', '/api/v1/rate-card', card)).statusCode).toBe(201);
     const res = await server.request('auditor', 'GET', '/api/v1/statements?month=2026-11');
     expect(res.statusCode).toBe(200);
@@ -264,6 +268,49 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect(body.unbilled.every((u) => u.reason === 'no-member')).toBe(true);
     expect(body.unbilled).toHaveLength(4); // the desk sessions
     expect(body.unpriced.map((u) => u.resourceClass)).toEqual(['space:lab', 'space:lab']);
+  });
+
+  it("a member's price group and billing choice from the roster, and a free-time grant with its reason, shape the statement", async () => {
+    const a = server.seed.members.a;
+    const b = server.seed.members.b;
+    const statementOf = async (kind: string, id: string) => (await server.request('manager', 'GET', '/api/v1/statements?month=2026-11')).json<Body>().statements.find((st) => st.party.kind === kind && st.party.id === id);
+    // B in the student group: 54 min at 15 yuan/h = 1350.
+    expect((await server.request('manager', 'PATCH', `/api/v1/members/${b}`, { priceGroup: 'student' })).statusCode).toBe(200);
+    expect((await statementOf('member', b))!.lines[0]).toMatchObject({ amountMinor: 1350, referenceMinor: 10_800, subsidyMinor: 9450, override: 'group:student' });
+    expect((await server.request('manager', 'PATCH', `/api/v1/members/${b}`, { priceGroup: null })).statusCode).toBe(200);
+    expect((await statementOf('member', b))!.lines[0]).toMatchObject({ amountMinor: 2700 });
+    // A grant covering A's laser job on the 24th makes it free; its reason is on the line.
+    const grant = await server.request('manager', 'POST', '/api/v1/grants', { memberId: a, resourceClass: 'machine:laser-cutter', from: '2026-11-24T14:00:00+08:00', to: '2026-11-24T16:00:00+08:00', reason: 'taught the laser safety course' });
+    expect(grant.statusCode).toBe(201);
+    const grantId = grant.json<{ id: string }>().id;
+    expect((await statementOf('member', a))!.lines[0]).toMatchObject({ quantity: 54, grantedQuantity: 54, chargedQuantity: 0, amountMinor: 0, subsidyMinor: 10_800, grant: `${grantId}: taught the laser safety course` });
+    expect((await server.request('memberA', 'GET', '/api/v1/grants')).json<{ id: string }[]>().map((g) => g.id)).toEqual([grantId]);
+    expect((await server.request('memberB', 'GET', '/api/v1/grants')).json()).toEqual([]);
+    expect((await server.request('memberA', 'POST', '/api/v1/grants', { memberId: a, resourceClass: 'room', from: '2026-11-24T14:00:00+08:00', to: '2026-11-24T16:00:00+08:00', reason: 'myself' })).statusCode).toBe(403);
+    const backwards = await server.request('manager', 'POST', '/api/v1/grants', { memberId: a, resourceClass: 'room', from: '2026-11-24T16:00:00+08:00', to: '2026-11-24T14:00:00+08:00', reason: 'backwards' });
+    expect(backwards.statusCode).toBe(422);
+    expect((await server.request('manager', 'POST', '/api/v1/grants', { memberId: a, resourceClass: 'machine:Laser', from: '2026-11-24T14:00:00+08:00', to: '2026-11-24T16:00:00+08:00', reason: 'bad class' })).statusCode).toBe(400);
+    expect((await server.request('manager', 'POST', '/api/v1/grants', { memberId: 'mem_nobody', resourceClass: 'room', from: '2026-11-24T14:00:00+08:00', to: '2026-11-24T16:00:00+08:00', reason: 'no one' })).statusCode).toBe(422);
+    // Withdrawn while the month is open: billed again.
+    expect((await server.request('manager', 'DELETE', `/api/v1/grants/${grantId}`)).statusCode).toBe(204);
+    expect((await statementOf('member', a))!.lines[0]).toMatchObject({ grantedQuantity: 0, amountMinor: 2700 });
+    // Billing through the team: A's sessions recorded no team, so the statement stays personal; billTo self says so explicitly.
+    expect((await server.request('manager', 'PATCH', `/api/v1/members/${a}`, { billTo: 'self' })).json()).toMatchObject({ billTo: 'self' });
+  });
+
+  it('costs the space paid (broadband, software) are recorded per month in the billing currency, and services before closing', async () => {
+    const broadband = await server.request('manager', 'POST', '/api/v1/costs', { month: '2026-11', category: 'broadband', description: '1000M fibre, November', supplier: '中国电信', invoiceRef: 'INV-2026-1101', amountMinor: 120_000 });
+    expect(broadband.statusCode).toBe(201);
+    expect(broadband.json()).toMatchObject({ siteId: SITE, month: '2026-11', category: 'broadband', currency: 'CNY', amountMinor: 120_000 });
+    expect((await server.request('manager', 'POST', '/api/v1/costs', { month: '2026-11', category: 'software', description: 'CAD seats', amountMinor: 88_800 })).statusCode).toBe(201);
+    const mistake = await server.request('manager', 'POST', '/api/v1/costs', { month: '2026-11', category: 'software', description: 'typed twice', amountMinor: 88_800 });
+    expect((await server.request('manager', 'DELETE', `/api/v1/costs/${mistake.json<{ id: string }>().id}`)).statusCode).toBe(204);
+    expect((await server.request('manager', 'POST', '/api/v1/costs', { month: '2026-11', category: 'snacks', description: 'x', amountMinor: 1 })).statusCode).toBe(400);
+    expect((await server.request('manager', 'POST', '/api/v1/costs', { month: '2026-11', category: 'broadband', description: 'free', amountMinor: 0 })).statusCode).toBe(400);
+    expect((await server.request('memberA', 'GET', '/api/v1/costs')).statusCode).toBe(403);
+    expect((await server.request('auditor', 'GET', '/api/v1/costs?month=2026-11')).json<{ category: string }[]>().map((c) => c.category)).toEqual(['broadband', 'software']);
+    const svc = await server.request('manager', 'POST', '/api/v1/services', { kind: 'training', title: 'Laser safety', startedAt: D1 + 10 * H, minutes: 90, participants: [server.seed.members.a], externalParticipants: 3, referenceMinor: 40_000 });
+    expect(svc.statusCode).toBe(201);
   });
 
   it('closing a month freezes its statements in the ledger once; priced again from the raw signals it reproduces to the cent, with the card it was closed with', async () => {
@@ -286,8 +333,11 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect((await server.request('manager', 'PUT', '/api/v1/rate-card', dearer)).statusCode).toBe(201);
     const now = (await server.request('manager', 'GET', '/api/v1/statements?month=2026-11')).json<Body>();
     expect(now.statements[0]!.totals.amountMinor).toBe(3600);
+    // So does the roster: B moves to the student group after the close.
+    expect((await server.request('manager', 'PATCH', `/api/v1/members/${server.seed.members.b}`, { priceGroup: 'student' })).statusCode).toBe(200);
     const verify = (await server.request('auditor', 'GET', '/api/v1/statements/2026-11/verify')).json<{ same: boolean; frozenSha256: string }>();
     expect(verify).toMatchObject({ same: true, frozenSha256: closed.json<{ statementsSha256: string }>().statementsSha256 });
+    expect((await server.request('manager', 'PATCH', `/api/v1/members/${server.seed.members.b}`, { priceGroup: null })).statusCode).toBe(200);
     expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-10/verify')).statusCode).toBe(404);
   });
 
@@ -313,12 +363,31 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-11/verify')).json<{ same: boolean }>().same).toBe(true);
   });
 
-  it('the subsidy claim of the closed month: machine use from the ledger (adjustment included) and a recorded training, with their evidence', async () => {
-    const svc = await server.request('manager', 'POST', '/api/v1/services', { kind: 'training', title: 'Laser safety', startedAt: D1 + 10 * H, minutes: 90, participants: [server.seed.members.a], externalParticipants: 3, referenceMinor: 40_000 });
-    expect(svc.statusCode).toBe(201);
+  it('a closed month keeps its services, grants and costs: none can be added, changed or removed (409, saying why)', async () => {
+    const a = server.seed.members.a;
+    const late = await server.request('manager', 'POST', '/api/v1/services', { kind: 'event', title: 'Roadshow', startedAt: D2 + 10 * H, minutes: 60 });
+    expect(late.statusCode).toBe(409);
+    expect(late.json<{ detail: string }>().detail).toMatch(/2026-11, which is closed/);
+    const [training] = (await server.request('manager', 'GET', '/api/v1/services?kind=training')).json<{ id: string }[]>();
+    expect((await server.request('manager', 'PATCH', `/api/v1/services/${training!.id}`, { minutes: 120 })).statusCode).toBe(409);
+    // A December service cannot be moved into November either.
+    const dec = await server.request('manager', 'POST', '/api/v1/services', { kind: 'event', title: 'Demo day', startedAt: Date.UTC(2026, 11, 1, 6), minutes: 60 });
+    expect(dec.statusCode).toBe(201);
+    expect((await server.request('manager', 'PATCH', `/api/v1/services/${dec.json<{ id: string }>().id}`, { startedAt: D2 })).statusCode).toBe(409);
+    // A grant reaching back into November is refused; one in December is fine.
+    expect((await server.request('manager', 'POST', '/api/v1/grants', { memberId: a, resourceClass: 'room', from: '2026-11-30T20:00:00+08:00', to: '2026-12-01T10:00:00+08:00', reason: 'set up the demo day' })).statusCode).toBe(409);
+    expect((await server.request('manager', 'POST', '/api/v1/grants', { memberId: a, resourceClass: 'room', from: '2026-12-01T08:00:00+08:00', to: '2026-12-01T10:00:00+08:00', reason: 'set up the demo day' })).statusCode).toBe(201);
+    // Costs: the database itself refuses.
+    expect((await server.request('manager', 'POST', '/api/v1/costs', { month: '2026-11', category: 'broadband', description: 'late invoice', amountMinor: 100 })).statusCode).toBe(409);
+    const [cost] = (await server.request('manager', 'GET', '/api/v1/costs?month=2026-11')).json<{ id: string }[]>();
+    expect((await server.request('manager', 'DELETE', `/api/v1/costs/${cost!.id}`)).statusCode).toBe(409);
+    await expect(server.db.updateTable('costs').set({ amount_minor: 1 }).execute()).rejects.toThrow(/frozen/);
+  });
+
+  it('the subsidy claim of the closed month: machine use from the ledger (adjustment included), a recorded training and the costs paid, with their evidence', async () => {
     const res = await server.request('auditor', 'GET', '/api/v1/statements/2026-11/claim');
     expect(res.statusCode).toBe(200);
-    type Line = { category: string; deliveries: number; hours: number; participants: number; referenceMinor: number; feesMinor: number; claimableMinor: number; evidence: { charges: number; adjustments: number; sessions: number; records: number; services: number } };
+    type Line = { category: string; deliveries: number; hours: number; participants: number; referenceMinor: number; feesMinor: number; costsMinor: number; claimableMinor: number; evidence: { charges: number; adjustments: number; sessions: number; records: number; services: number; costs: number } };
     const body = res.json<{ lines: Line[]; total: Line }>();
     const by = Object.fromEntries(body.lines.map((l) => [l.category, l]));
     // Two laser charges of 27 yuan (54 min each), the 6-yuan refund; reference 108 yuan each.
@@ -326,7 +395,10 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect(by.shared_equipment!.evidence).toMatchObject({ charges: 2, adjustments: 1, sessions: 2 });
     expect(by.shared_equipment!.evidence.records).toBeGreaterThan(2);
     expect(by.training).toMatchObject({ deliveries: 1, hours: 1.5, participants: 4, referenceMinor: 40_000, feesMinor: 0, claimableMinor: 40_000, evidence: { services: 1 } });
-    expect(body.total.claimableMinor).toBe(56_800);
+    // Broadband and software are claimed at their costs, with the invoices counted as evidence.
+    expect(by.broadband).toMatchObject({ deliveries: 0, costsMinor: 120_000, claimableMinor: 120_000, evidence: { costs: 1 } });
+    expect(by.software).toMatchObject({ costsMinor: 88_800, claimableMinor: 88_800, evidence: { costs: 1 } });
+    expect(body.total.claimableMinor).toBe(56_800 + 120_000 + 88_800);
     expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-10/claim')).statusCode).toBe(404);
     expect((await server.request('memberA', 'GET', '/api/v1/statements/2026-11/claim')).statusCode).toBe(403);
   });
@@ -346,6 +418,32 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect(rows[1]![col('sessions')]).toMatch(/^machine:laser-1:/);
     const mine = (await server.request('memberA', 'GET', '/api/v1/statements.csv?month=2026-11')).body.trim().split('\r\n');
     expect(mine).toHaveLength(2);
+  });
+
+  it('the ledger, the claim and the costs as CSV: staff every row, a member their own ledger entries', async () => {
+    const parse = (body: string): string[][] => parseCsv(body.replace(/^\uFEFF/, ''), {});
+    const ledger = await server.request('auditor', 'GET', '/api/v1/ledger.csv?month=2026-11');
+    expect(ledger.statusCode).toBe(200);
+    expect(ledger.headers['content-disposition']).toBe('attachment; filename="ledger-2026-11.csv"');
+    const rows = parse(ledger.body);
+    const col = (name: string) => rows[0]!.indexOf(name);
+    expect(rows.slice(1).map((r) => [r[col('kind')], r[col('party_id')], r[col('amount_minor')], r[col('quantity')]])).toEqual([
+      ['charge', server.seed.members.a, '2700', '54'],
+      ['charge', server.seed.members.b, '2700', '54'],
+      ['adjustment', server.seed.members.b, '-600', ''],
+    ]);
+    expect(rows[1]![col('sessions')]).toMatch(/^machine:laser-1:/);
+    expect(parse((await server.request('memberA', 'GET', '/api/v1/ledger.csv')).body).slice(1).map((r) => r[col('party_id')])).toEqual([server.seed.members.a]);
+    const claim = parse((await server.request('auditor', 'GET', '/api/v1/statements/2026-11/claim.csv')).body);
+    const json = (await server.request('auditor', 'GET', '/api/v1/statements/2026-11/claim')).json<{ lines: { category: string; claimableMinor: number }[]; total: { claimableMinor: number } }>();
+    const cc = (name: string) => claim[0]!.indexOf(name);
+    expect(claim.slice(1).map((r) => [r[cc('category')], Number(r[cc('claimable_minor')])])).toEqual([...json.lines.map((l) => [l.category, l.claimableMinor]), ['total', json.total.claimableMinor]]);
+    expect((await server.request('memberA', 'GET', '/api/v1/statements/2026-11/claim.csv')).statusCode).toBe(403);
+    const costs = parse((await server.request('manager', 'GET', '/api/v1/costs.csv?month=2026-11')).body);
+    expect(costs.slice(1).map((r) => [r[3], r[7]])).toEqual([
+      ['broadband', '120000'],
+      ['software', '88800'],
+    ]);
   });
 
   it('a member sees their own statement only', async () => {

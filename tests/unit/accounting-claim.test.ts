@@ -39,11 +39,12 @@ describe('subsidy claim', () => {
       participants: 1,
       referenceMinor: 10_800 * 2 + 6000,
       feesMinor: 2700 * 2 - 600 + 1000,
+      costsMinor: 0,
       claimableMinor: 27_600 - 5800,
-      evidence: { charges: 2, adjustments: 1, sessions: 3, records: 26, services: 1 },
+      evidence: { charges: 2, adjustments: 1, sessions: 3, records: 26, services: 1, costs: 0 },
     });
     // Space: a hot-desk day and 90 free lab minutes.
-    expect(by.space).toMatchObject({ deliveries: 2, hours: 1.5, days: 1, referenceMinor: 8000, feesMinor: 500, claimableMinor: 7500, evidence: { charges: 2, adjustments: 0, sessions: 2, records: 6, services: 0 } });
+    expect(by.space).toMatchObject({ deliveries: 2, hours: 1.5, days: 1, referenceMinor: 8000, feesMinor: 500, claimableMinor: 7500, evidence: { charges: 2, adjustments: 0, sessions: 2, records: 6, services: 0, costs: 0 } });
     expect(by.training).toMatchObject({ deliveries: 1, hours: 1.5, participants: 12, referenceMinor: 40_000, feesMinor: 0, claimableMinor: 40_000 });
     expect(by.mentoring).toMatchObject({ deliveries: 1, hours: 1, participants: 2, claimableMinor: 30_000 });
     expect(by.events).toMatchObject({ deliveries: 1, hours: 3, participants: 41, referenceMinor: 500_000, feesMinor: 2000, claimableMinor: 498_000 });
@@ -56,6 +57,27 @@ describe('subsidy claim', () => {
     expect(claim.lines.find((l) => l.category === 'space')!.claimableMinor).toBe(0);
     expect(claim.lines.find((l) => l.category === 'shared_equipment')!.claimableMinor).toBe(3000);
     expect(claim.total.claimableMinor).toBe(3000);
+  });
+
+  it('claims broadband and software at their costs; rent and hardware costs are evidence beside the gap, not added to it', () => {
+    const claim = subsidyClaim(
+      'CNY',
+      [charge('desk:hot', 500, 5000, 1, 'day', [4])],
+      [],
+      [
+        { category: 'broadband', amountMinor: 120_000 },
+        { category: 'broadband', amountMinor: 30_000 },
+        { category: 'software', amountMinor: 88_800 },
+        { category: 'space', amountMinor: 2_000_000 },
+      ],
+    );
+    const by = Object.fromEntries(claim.lines.map((l) => [l.category, l]));
+    expect(claim.lines.map((l) => l.category)).toEqual(['space', 'broadband', 'shared_equipment', 'software', 'training', 'mentoring', 'events']);
+    expect(by.broadband).toMatchObject({ deliveries: 0, referenceMinor: 0, feesMinor: 0, costsMinor: 150_000, claimableMinor: 150_000, evidence: { costs: 2, charges: 0 } });
+    expect(by.software).toMatchObject({ costsMinor: 88_800, claimableMinor: 88_800, evidence: { costs: 1 } });
+    // Space: the gap 5000 − 500 only; the 20,000-yuan rent is shown, not claimed again.
+    expect(by.space).toMatchObject({ costsMinor: 2_000_000, claimableMinor: 4500, evidence: { costs: 1, charges: 1 } });
+    expect(claim.total).toMatchObject({ costsMinor: 2_238_800, claimableMinor: 150_000 + 88_800 + 4500, evidence: { costs: 4 } });
   });
 
   it('maps every service kind to a category', () => {

@@ -195,6 +195,27 @@ describe('monthly quota', () => {
     }
   });
 
+  it('applies only while the plan is valid: quota and plan price end with the plan, and start with it', () => {
+    // The plan runs 2026-11-05 .. 2026-11-10 (local dates, inclusive). 4 h on the 4th: before the plan,
+    // 3000/h → 12000. 4 h on the 10th: inside, free (quota 600 min). 2 h on the 11th: after, 6000.
+    const members: Record<string, MemberBilling> = { inc: { ...MEMBERS.inc!, billTo: 'self', planValidFrom: '2026-11-05', planValidTo: '2026-11-10' } };
+    const rc = card((c) => {
+      rateOf(c, 'machine:laser-cutter').overrides = [{ planId: 'incubated', priceMinor: 1500 }];
+    });
+    const r = run([laser('inc', '2026-11-04T09:00', '2026-11-04T13:00'), laser('inc', '2026-11-10T09:00', '2026-11-10T13:00'), laser('inc', '2026-11-11T09:00', '2026-11-11T11:00')], { members, rateCard: rc });
+    expect(pick(lines(r, 'inc'), 'date', 'free', 'charged', 'amount')).toEqual([
+      { date: '2026-11-04', free: 0, charged: 240, amount: 12000 },
+      { date: '2026-11-10', free: 240, charged: 0, amount: 0 },
+      { date: '2026-11-11', free: 0, charged: 120, amount: 6000 },
+    ]);
+    // A session across the plan's last midnight: the part on the 10th is free, the part on the 11th is not.
+    const across = run([laser('inc', '2026-11-10T23:00', '2026-11-11T01:00')], { members, rateCard: rc });
+    expect(pick(lines(across, 'inc'), 'date', 'free', 'charged', 'amount')).toEqual([
+      { date: '2026-11-10', free: 60, charged: 0, amount: 0 },
+      { date: '2026-11-11', free: 0, charged: 60, amount: 3000 },
+    ]);
+  });
+
   it('starts again each month', () => {
     const r = run([laser('inc', '2026-11-30T08:00', '2026-11-30T19:00', { teamId: 'team-a' }), laser('inc', '2026-12-01T09:00', '2026-12-01T10:00', { teamId: 'team-a' })], { to: DEC.to });
     expect(pick(lines(r, 'team-a', 'team'), 'date', 'free', 'charged', 'amount')).toEqual([
