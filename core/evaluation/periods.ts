@@ -73,6 +73,13 @@ export function previousPeriod(p: ReportPeriod): ReportPeriod {
   return periodOf(p.kind, keyOf(p.kind, first - length), p.timezone);
 }
 
+/** The `n` consecutive periods ending with `p`, oldest first (a trend's axis). */
+export function periodsUpTo(p: ReportPeriod, n: number): ReportPeriod[] {
+  const out: ReportPeriod[] = [];
+  for (let q = p, i = 0; i < n; i++, q = previousPeriod(q)) out.unshift(q);
+  return out;
+}
+
 /**
  * The local dates whose midnight falls in [from, to), as day numbers
  * [first, end) (days since 1970-01-01, core/usage/calendar.ts `dayNumber`).

@@ -57,3 +57,22 @@ export function served(from: number, to: number, uses: readonly UseRecord[], ser
   }
   return { members: sorted(members), teams: sorted(teams), memberEvidence, teamEvidence };
 }
+
+export interface ServedPoint {
+  readonly label: string;
+  readonly members: number;
+  readonly teams: number;
+}
+
+/** Entrepreneurs and teams served in each of several periods (the served trend; `periodsUpTo` gives consecutive ones). */
+export function servedTrend(
+  periods: readonly { readonly key: string; readonly from: number; readonly to: number }[],
+  uses: readonly UseRecord[],
+  services: readonly ServiceRecord[],
+  memberTeams?: ReadonlyMap<string, string>,
+): ServedPoint[] {
+  return periods.map((p) => {
+    const s = served(p.from, p.to, uses, services, memberTeams);
+    return { label: p.key, members: s.members.length, teams: s.teams.length };
+  });
+}

@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ServiceRecord, TeamRecord, UseRecord } from '../../core/evaluation/inputs.js';
 import { lowCost } from '../../core/evaluation/lowcost.js';
-import { dayRange, periodOf } from '../../core/evaluation/periods.js';
-import { served } from '../../core/evaluation/served.js';
+import { dayRange, periodOf, periodsUpTo } from '../../core/evaluation/periods.js';
+import { served, servedTrend } from '../../core/evaluation/served.js';
 import { servicesByKind } from '../../core/evaluation/services.js';
 import { teamFlows } from '../../core/evaluation/teams.js';
 import { hourOfWeekGrid, occupancySeries, utilisationParts } from '../../core/evaluation/utilisation.js';
@@ -64,6 +64,14 @@ describe('entrepreneurs and teams served', () => {
 
   it('nothing recorded serves nobody', () => {
     expect(served(NOV.from, NOV.to, [], [])).toEqual({ members: [], teams: [], memberEvidence: 0, teamEvidence: 0 });
+  });
+
+  it('trend: October and November', () => {
+    // October: u2 (ends 11-01 02:00, starts 10-31) m2/t2, u3 m3/t3 → 2 members, 2 teams. November as above: 3 members, 4 teams.
+    expect(servedTrend(periodsUpTo(NOV, 2), USES, SERVICES, ROSTER)).toEqual([
+      { label: '2026-10', members: 2, teams: 2 },
+      { label: '2026-11', members: 3, teams: 4 },
+    ]);
   });
 
   it('a use recorded with a team keeps it whatever the roster says now', () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { dayNumber } from '../../core/usage/calendar.js';
-import { dayRange, periodOf, previousPeriod } from '../../core/evaluation/periods.js';
+import { dayRange, periodOf, periodsUpTo, previousPeriod } from '../../core/evaluation/periods.js';
 import { change, ratio } from '../../core/evaluation/values.js';
 
 const SH = 'Asia/Shanghai';
@@ -74,5 +74,14 @@ describe('change and ratio', () => {
   it('a zero denominator gives null with its reason, never NaN', () => {
     expect(ratio(0, 0, 0)).toEqual({ value: null, numerator: 0, denominator: 0, evidence: 0, nullReason: 'zero-denominator' });
     expect(ratio(1, 3, 2).value).toBe(0.3333);
+  });
+});
+
+describe('periodsUpTo', () => {
+  it('gives consecutive periods, oldest first, each ending where the next starts', () => {
+    const l = periodsUpTo(periodOf('quarter', '2026-Q2', SH), 4);
+    expect(l.map((p) => p.key)).toEqual(['2025-Q3', '2025-Q4', '2026-Q1', '2026-Q2']);
+    for (let i = 1; i < l.length; i++) expect(l[i]!.from).toBe(l[i - 1]!.to);
+    expect(periodsUpTo(periodOf('year', '2026', SH), 0)).toEqual([]);
   });
 });
