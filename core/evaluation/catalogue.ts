@@ -38,11 +38,11 @@ export interface IndicatorDef {
 }
 
 const SERVICE_NAMES: Readonly<Record<ServiceKind, { readonly zh: string; readonly en: string }>> = {
-  training: { zh: '创业教育培训', en: 'trainings' },
-  mentoring: { zh: '创业导师辅导', en: 'mentor sessions' },
-  event: { zh: '创新创业活动（路演、沙龙、大赛）', en: 'events and roadshows' },
-  technical: { zh: '技术服务', en: 'technical services' },
-  investment: { zh: '投融资对接', en: 'investment introductions' },
+  training: { zh: '创业教育培训', en: 'Trainings' },
+  mentoring: { zh: '创业导师辅导', en: 'Mentor sessions' },
+  event: { zh: '创新创业活动（路演、沙龙、大赛）', en: 'Events and roadshows' },
+  technical: { zh: '技术服务', en: 'Technical services' },
+  investment: { zh: '投融资对接', en: 'Investment introductions' },
 };
 
 const SERVICE_GUIDANCE: Readonly<Record<ServiceKind, string>> = {
