@@ -93,7 +93,7 @@ ${rows.length > 0 ? rows.join('\n') : `<tr><td colspan="${heads.length}">${esc(m
 </tbody>
 <tfoot><tr data-category="total"><td>${esc(msg(lang, 'row.total'))}</td>${figures(p.total)}</tr></tfoot>
 </table>
-<p class="note">${esc(msg(lang, 'claim.note'))}</p>
+<p class="note">${esc(msg(lang, 'claim.note'))}${withCosts ? `${lang === 'zh-CN' ? '' : ' '}${esc(msg(lang, 'claim.noteCosts'))}` : ''}</p>
 <footer>${msg(lang, 'field.labelled', { label: esc(msg(lang, 'field.generated')), value: esc(localDateTime(p.generatedAt, p.site.timezone, lang)) })}</footer>`,
   );
 }

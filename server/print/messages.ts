@@ -79,6 +79,10 @@ export const MESSAGES = {
     'zh-CN': '可申报金额 = 市场参考价值 − 已收费用，按类别分别计算且不为负数；一个类别不抵扣另一类别。依据为本月账目中的收费与调整记录、使用时段、原始记录和服务记录。',
     en: 'Claimable = reference value − fees, per category and never negative; one category does not offset another. The evidence is the month’s ledger charges and adjustments, the sessions and raw records behind them, and the services recorded.',
   },
+  'claim.noteCosts': {
+    'zh-CN': '成本类别（宽带、软件）：可申报金额 = 成本 − 已收费用，依据为所登记的成本凭证（发票）。登记在场地或共享设备类别下的成本仅作为依据列示，不增加申报金额。',
+    en: 'Cost categories (broadband, software): claimable = costs − fees, with the cost entries (invoices) as evidence. Costs recorded under space or shared equipment are shown as evidence and add nothing to the claim.',
+  },
   'claim.empty': { 'zh-CN': '本月无可申报项目。', en: 'Nothing to claim for this month.' },
   'class.desk:hot': { 'zh-CN': '流动工位', en: 'Hot desk' },
   'class.desk:fixed': { 'zh-CN': '固定工位', en: 'Fixed desk' },

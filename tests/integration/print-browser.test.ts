@@ -97,7 +97,7 @@ function visit(start: number, member: string, teamId: string | null, seqBase: nu
 
 interface Totals { amountMinor: number; referenceMinor: number; subsidyMinor: number }
 interface StatementsBody { currency: string; statements: { party: { kind: string; id: string }; lines: unknown[]; totals: Totals }[] }
-interface ClaimBody { currency: string; lines: { category: string; claimableMinor: number; referenceMinor: number }[]; total: { claimableMinor: number } }
+interface ClaimBody { currency: string; lines: { category: string; claimableMinor: number; referenceMinor: number; costsMinor?: number }[]; total: { claimableMinor: number } }
 
 let influx: TestInflux;
 let server: TestServer;
@@ -149,6 +149,8 @@ beforeAll(async () => {
   expect((await server.request('manager', 'PUT', '/api/v1/rate-card', card)).statusCode).toBe(201);
   const training = { kind: 'training', title: 'Laser safety', startedAt: DAY + 9 * H, minutes: 90, participants: [members.a], externalParticipants: 3, referenceMinor: 40_000 };
   expect((await server.request('manager', 'POST', '/api/v1/services', training)).statusCode).toBe(201);
+  const fibre = { month: '2026-11', category: 'broadband', description: '1000M fibre', supplier: 'Telecom <&> Co', invoiceRef: 'INV-2026-11', amountMinor: 120_000 };
+  expect((await server.request('manager', 'POST', '/api/v1/costs', fibre)).statusCode).toBe(201);
   statements = (await server.request('auditor', 'GET', '/api/v1/statements?month=2026-11')).json<StatementsBody>();
   server.clock.set(Date.UTC(2026, 11, 2, 2));
   expect((await server.request('manager', 'POST', '/api/v1/statements/2026-11/close', {})).statusCode).toBe(201);
@@ -261,11 +263,15 @@ describe('printable subsidy claim', () => {
       // Both languages' labels of a category, whichever the page is in.
       expect(await text(page, 'tr[data-category="shared_equipment"] td:first-child')).toBe(lang === 'zh-CN' ? '共享设备Shared equipment' : 'Shared equipment共享设备');
       expect(await text(page, 'tr[data-category="training"]')).toContain(lang === 'zh-CN' ? '培训' : 'Training');
+      // The costs column is there when the claim's lines carry costs.
+      const withCosts = claim.lines.some((l) => l.costsMinor !== undefined);
+      expect(await page.locator('thead th', { hasText: lang === 'zh-CN' ? '成本' : 'Costs' }).count()).toBe(withCosts ? 1 : 0);
       await saveArtifact(`claim-${lang}.png`, await page.screenshot({ fullPage: true }));
       await page.close();
     }
-    // 2 × (5000 + 10 800) − 2 × 3200 = 25 200 on space and machines, 40 000 for the training.
-    expect(claim.total.claimableMinor).toBe(2 * 15_800 - 2 * 3200 + 40_000);
+    // 2 × (5000 + 10 800) − 2 × 3200 = 25 200 on space and machines, 40 000 for the training, 1 200 元 of broadband at cost.
+    expect(claim.total.claimableMinor).toBe(2 * 15_800 - 2 * 3200 + 40_000 + 120_000);
+    expect(claim.lines.find((l) => l.category === 'broadband')).toMatchObject({ costsMinor: 120_000, claimableMinor: 120_000 });
   });
 
   it('answers 404 for a month that is not closed', async () => {

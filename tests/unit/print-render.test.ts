@@ -114,6 +114,7 @@ describe('renderClaim', () => {
     expect(html).not.toContain('<new>');
     expect(html).toContain('services 1');
     expect(html).not.toContain('Costs');
+    expect(html).not.toContain('Cost categories');
   });
 
   it('shows the costs column only when the lines carry costs, and names unknown evidence kinds by key', () => {
@@ -124,6 +125,7 @@ describe('renderClaim', () => {
     expect(html).toContain('<td>宽带<span class="sub">Broadband</span></td>');
     expect(html).toContain('成本凭证 2');
     expect(html).toContain('invoices 3');
+    expect(html).toContain('成本类别（宽带、软件）：可申报金额 = 成本 − 已收费用');
   });
 
   it('says so when there is nothing to claim', () => {
