@@ -6,7 +6,7 @@
  *
  * Pure: the zone's offsets come from Intl, a pure function of the instant.
  */
-import { DAY_MS, instantOfWall, localDay, zoneAround, type Zone } from '../usage/calendar.js';
+import { DAY_MS, dateOfDay, dayNumber, instantOfWall, localDay, zoneAround, type Zone } from '../usage/calendar.js';
 
 export const PERIOD_KINDS = ['month', 'quarter', 'year'] as const;
 export type PeriodKind = (typeof PERIOD_KINDS)[number];
@@ -101,4 +101,11 @@ export function dayRange(timezone: string, from: number, to: number): DayRange {
   const z = zoneAround(timezone, Math.min(from, to), Math.max(from, to));
   const first = firstDayAtOrAfter(z, from);
   return { first, end: Math.max(first, firstDayAtOrAfter(z, to)) };
+}
+
+/** A local date 'YYYY-MM-DD' as a day number; a malformed or impossible date (2026-02-30) is refused with RangeError naming `what`. */
+export function dateDay(date: string, what: string): number {
+  const d = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(date) ? dayNumber(date) : NaN;
+  if (!Number.isFinite(d) || dateOfDay(d) !== date) throw new RangeError(`${what}: "${date}" is not a date (YYYY-MM-DD)`);
+  return d;
 }

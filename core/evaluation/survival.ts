@@ -21,9 +21,9 @@
  * (censored teams are at risk at their own time), the usual convention.
  * Pure.
  */
-import { dayNumber } from '../usage/calendar.js';
 import { SURVIVAL_MILESTONES_MONTHS } from './catalogue.js';
 import type { TeamRecord } from './inputs.js';
+import { dateDay } from './periods.js';
 import { round4, type NullReason } from './values.js';
 
 export interface SurvivalSubject {
@@ -120,7 +120,7 @@ export function kaplanMeier(subjects: readonly SurvivalSubject[], milestonesMont
 
 /** A team as a survival subject at the evaluation day `end` (the first day after the period); null when not yet admitted or not placeable. */
 export function survivalSubject(t: TeamRecord, end: number): SurvivalSubject | 'undated' | null {
-  const admitted = dayNumber(t.admittedOn);
+  const admitted = dateDay(t.admittedOn, `team ${t.id} admittedOn`);
   if (admitted >= end) return null;
   const censorAt = (day: number): SurvivalSubject => ({ id: t.id, time: Math.min(day, end) - admitted, event: false });
   switch (t.status) {
@@ -128,11 +128,11 @@ export function survivalSubject(t: TeamRecord, end: number): SurvivalSubject | '
       return censorAt(end);
     case 'graduated': {
       const on = t.graduatedOn ?? t.exitOn;
-      return censorAt(on ? Math.max(admitted, dayNumber(on)) : end);
+      return censorAt(on ? Math.max(admitted, dateDay(on, `team ${t.id} graduatedOn`)) : end);
     }
     case 'exited': {
       if (!t.exitOn) return 'undated';
-      const left = Math.max(admitted, dayNumber(t.exitOn));
+      const left = Math.max(admitted, dateDay(t.exitOn, `team ${t.id} exitOn`));
       return left < end ? { id: t.id, time: left - admitted, event: true } : censorAt(end);
     }
   }

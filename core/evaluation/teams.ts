@@ -8,9 +8,8 @@
  * graduation date: it is in residence on every date from its admission up to
  * the day before it leaves. Pure.
  */
-import { dayNumber } from '../usage/calendar.js';
 import type { TeamRecord } from './inputs.js';
-import type { DayRange } from './periods.js';
+import { dateDay, type DayRange } from './periods.js';
 
 export interface ExitReasonCount {
   readonly reason: string;
@@ -41,9 +40,9 @@ export interface TeamFlows {
 
 export const UNSPECIFIED_REASON = 'unspecified';
 
-const inRange = (r: DayRange, date: string | null | undefined): boolean => {
+const inRange = (r: DayRange, date: string | null | undefined, what: string): boolean => {
   if (!date) return false;
-  const d = dayNumber(date);
+  const d = dateDay(date, what);
   return d >= r.first && d < r.end;
 };
 
@@ -59,12 +58,15 @@ export function departureOf(t: TeamRecord): string | null {
   }
 }
 
+/** The field the departure date came from, for error messages. */
+const departureField = (t: TeamRecord): string => `team ${t.id} ${t.status === 'graduated' && t.graduatedOn ? 'graduatedOn' : 'exitOn'}`;
+
 /** Whether a team is in residence on the day before `end` (the period's last date): admitted before `end` and not left by then. */
 export function inResidenceAt(t: TeamRecord, end: number): boolean {
-  if (dayNumber(t.admittedOn) >= end) return false;
+  if (dateDay(t.admittedOn, `team ${t.id} admittedOn`) >= end) return false;
   if (t.status === 'incubating') return true;
   const left = departureOf(t);
-  return left !== null && dayNumber(left) >= end;
+  return left !== null && dateDay(left, departureField(t)) >= end;
 }
 
 export function teamFlows(teams: readonly TeamRecord[], r: DayRange): TeamFlows {
@@ -83,19 +85,19 @@ export function teamFlows(teams: readonly TeamRecord[], r: DayRange): TeamFlows 
     if (t.status !== 'incubating' && departureOf(t) === null) undated.push(t.id);
     if (inResidenceAt(t, r.end)) {
       inResidence.push(t.id);
-      if (t.enterpriseRegisteredOn && dayNumber(t.enterpriseRegisteredOn) < r.end) enterprises.push(t.id);
+      if (t.enterpriseRegisteredOn && dateDay(t.enterpriseRegisteredOn, `team ${t.id} enterpriseRegisteredOn`) < r.end) enterprises.push(t.id);
     }
-    if (inRange(r, t.admittedOn)) admitted.push(t.id);
-    if (t.status === 'graduated' && inRange(r, departureOf(t))) graduated.push(t.id);
-    if (t.status === 'exited' && inRange(r, t.exitOn)) {
+    if (inRange(r, t.admittedOn, `team ${t.id} admittedOn`)) admitted.push(t.id);
+    if (t.status === 'graduated' && inRange(r, departureOf(t), departureField(t))) graduated.push(t.id);
+    if (t.status === 'exited' && inRange(r, t.exitOn, `team ${t.id} exitOn`)) {
       exited.push(t.id);
       const reason = t.exitReason?.trim() || UNSPECIFIED_REASON;
       reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
     }
-    if (inRange(r, t.enterpriseRegisteredOn)) registered.push(t.id);
+    if (inRange(r, t.enterpriseRegisteredOn, `team ${t.id} enterpriseRegisteredOn`)) registered.push(t.id);
     let raised = false;
     for (const inv of t.investments ?? []) {
-      if (!inRange(r, inv.on)) continue;
+      if (!inRange(r, inv.on, `team ${t.id} investment`)) continue;
       raised = true;
       investments++;
       investmentMinor += inv.amountMinor ?? 0;

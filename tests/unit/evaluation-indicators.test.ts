@@ -236,3 +236,13 @@ describe('utilisation parts, hour of week, occupancy series (from core/usage/met
     ]);
   });
 });
+
+describe('malformed team dates', () => {
+  it.each([
+    [{ id: 'x', admittedOn: '2026-02-30', status: 'incubating' }, /team x admittedOn: "2026-02-30"/],
+    [{ id: 'y', admittedOn: '2026-01-01', status: 'exited', exitOn: '1/3/2026' }, /team y exitOn/],
+    [{ id: 'z', admittedOn: '2026-01-01', status: 'incubating', investments: [{ on: '2026-13-01' }] }, /team z investment/],
+  ] as [TeamRecord, RegExp][])('are refused, naming the team and field: %j', (t, message) => {
+    expect(() => teamFlows([t], dayRange(SH, NOV.from, NOV.to))).toThrow(message);
+  });
+});
