@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { barChart, escapeXml, heatmapChart, num, occupancyChart, percent, survivalChart } from '../../core/evaluation/charts.js';
+import { report } from '../../core/evaluation/report.js';
 import { kaplanMeier } from '../../core/evaluation/survival.js';
 
 /** A small XML well-formedness check: tags balance, attributes are quoted, text has no raw '<' or bare '&'. Returns the problem or null. */
@@ -135,5 +136,40 @@ describe('charts', () => {
     expect(escapeXml(`a<b>&"'`)).toBe('a&lt;b&gt;&amp;&quot;&#39;');
     expect([num(1 / 3), num(-0), num(-0.001), num(2)]).toEqual(['0.33', '0', '0', '2']);
     expect([percent(0.4567), percent(null), percent(1)]).toEqual(['45.7%', '–', '100%']);
+  });
+});
+
+describe('charts from a report', () => {
+  it('the survival curves of the report details render in zh-CN and English', () => {
+    const r = report({
+      kind: 'year',
+      key: '2026',
+      timezone: 'Asia/Shanghai',
+      sites: [
+        {
+          siteId: 'a',
+          current: {
+            teams: [
+              { id: 't1', admittedOn: '2024-03-01', status: 'exited', exitOn: '2025-01-10', exitReason: 'funding' },
+              { id: 't2', admittedOn: '2024-05-01', status: 'graduated', graduatedOn: '2026-02-01' },
+              { id: 't3', admittedOn: '2025-06-01', status: 'incubating' },
+            ],
+          },
+          previous: {},
+        },
+      ],
+    });
+    const cohorts = r.total.details.survival!.cohorts.map((c) => ({ label: c.cohort, curve: c.curve }));
+    expect(cohorts.map((c) => c.label)).toEqual(['2024', '2025']);
+    const zh = survivalChart(cohorts, { title: '初创企业存活率', desc: '按入驻年份的 Kaplan–Meier 估计', xLabel: '入驻后月数', yLabel: '存活率', censored: '删失', noData: '无数据' }, { idPrefix: 'km-zh' });
+    const en = survivalChart(cohorts, { title: 'Start-up survival', desc: 'Kaplan–Meier by admission year', xLabel: 'Months since admission', yLabel: 'Survival', censored: 'censored', noData: 'no data' }, { idPrefix: 'km-en' });
+    for (const svg of [zh, en]) {
+      expect(xmlProblem(svg)).toBeNull();
+      // 2024: t1 exits (a step down), t2 censored at graduation (a tick); 2025: t3 censored at the year's end (a tick).
+      expect(svg.match(/<path d="[^"]*V/g)).toHaveLength(1);
+      expect(svg.match(/stroke-width="1\.5"><title>/g)).toHaveLength(2);
+    }
+    expect(zh).toContain('入驻后月数');
+    expect(en).toContain('Months since admission');
   });
 });
