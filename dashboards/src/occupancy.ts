@@ -3,10 +3,9 @@
  * reads the gateway's per-minute `space_occupancy` samples of its live state
  * (core/usage/live-points.ts): one point per space per minute the gateway runs.
  */
-import type { DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { RowBuilder, type DashboardBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
-import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { dashboard, DATASOURCE, Grid, InfluxQL, lastValue, M, NOW, SITE, SPACE, table } from './kit.js';
 
 const OCC = `"${M.spaceOccupancy}"`;
