@@ -55,6 +55,8 @@ export interface TeamsTable {
   status: 'incubating' | 'graduated' | 'exited';
   exit_on: string | null;
   exit_reason: string | null;
+  /** When a graduated team graduated (null: not recorded). */
+  graduated_on: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -250,6 +252,21 @@ export interface CostsTable {
   created_by: string;
 }
 
+/** Investment a team raised. */
+export interface TeamInvestmentsTable {
+  id: string;
+  team_id: string;
+  on_date: string;
+  amount_minor: number | null;
+  currency: string;
+  source: 'social' | 'own' | null;
+  investor: string | null;
+  round: string | null;
+  note: string | null;
+  created_at: Instant;
+  created_by: string;
+}
+
 /** Free time for work that benefits the space. */
 export interface FreeTimeGrantsTable {
   id: string;
@@ -311,6 +328,7 @@ export interface DB {
   rate_cards: RateCardsTable;
   costs: CostsTable;
   free_time_grants: FreeTimeGrantsTable;
+  team_investments: TeamInvestmentsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -67,6 +67,7 @@ export const CSV_LAYOUTS: Readonly<Record<CsvEntity, readonly CsvColumn[]>> = Ob
     { name: 'foundedOn', required: false, description: 'date founded' },
     { name: 'registeredOn', required: true, description: 'date registered with the space' },
     { name: 'status', required: false, description: 'incubating (default), graduated or exited' },
+    { name: 'graduatedOn', required: false, description: 'graduation date: for status graduated only' },
     { name: 'exitOn', required: false, description: 'exit date: for status exited, and only then' },
     { name: 'exitReason', required: false, description: 'exit reason: for status exited, and only then' },
   ],
@@ -383,12 +384,13 @@ async function checkTeams(trx: Trx, rows: readonly CsvRow[], errors: RowError[])
     const status = r.oneOf('status', TEAM_STATUSES, 'incubating');
     const exitOn = r.date('exitOn');
     const exitReason = r.text('exitReason', { max: EXIT_REASON_MAX, multiline: true });
-    if (status !== null && registeredOn !== null && r.fine('exitOn', 'exitReason')) {
-      const facts: TeamFacts = { status, registeredOn, foundedOn, exitOn, exitReason };
+    const graduatedOn = r.date('graduatedOn');
+    if (status !== null && registeredOn !== null && r.fine('exitOn', 'exitReason', 'graduatedOn')) {
+      const facts: TeamFacts = { status, registeredOn, foundedOn, exitOn, exitReason, graduatedOn };
       for (const p of teamRuleProblems(facts)) r.bad(p.field, p.message);
     }
     if (r.failed.size > 0 || name === null || registeredOn === null || status === null) continue;
-    inserts.push({ id: newId('team'), name, name_zh: nameZh, founded_on: foundedOn, registered_on: registeredOn, status, exit_on: exitOn, exit_reason: exitReason, created_at: 0, updated_at: 0 });
+    inserts.push({ id: newId('team'), name, name_zh: nameZh, founded_on: foundedOn, registered_on: registeredOn, status, exit_on: exitOn, exit_reason: exitReason, graduated_on: graduatedOn, created_at: 0, updated_at: 0 });
   }
   return { errors, rows: rows.length, inserts };
 }
@@ -584,7 +586,7 @@ export const importExportRoutes: FastifyPluginAsync<ServerContext> = async (root
   });
   exportRoute('teams', async () => {
     const teams = await db.selectFrom('teams').selectAll().orderBy('name').orderBy('id').execute();
-    return teams.map((t) => [t.name, t.name_zh, t.founded_on, t.registered_on, t.status, t.exit_on, t.exit_reason]);
+    return teams.map((t) => [t.name, t.name_zh, t.founded_on, t.registered_on, t.status, t.graduated_on, t.exit_on, t.exit_reason]);
   });
   exportRoute('badges', async () => {
     const badges = await db

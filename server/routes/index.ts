@@ -17,6 +17,7 @@ import { rateCardRoutes } from './rate-card.js';
 import { ledgerRoutes } from './ledger.js';
 import { costRoutes } from './costs.js';
 import { grantRoutes } from './grants.js';
+import { investmentRoutes } from './investments.js';
 import { serviceRoutes } from './services.js';
 import { statementRoutes } from './statements.js';
 import { trainerRoutes } from './trainers.js';
@@ -27,6 +28,7 @@ export type RouteArea = FastifyPluginAsync<ServerContext>;
 export const ROUTE_AREAS: readonly RouteArea[] = [
   memberRoutes,
   teamRoutes,
+  investmentRoutes,
   badgeRoutes,
   importExportRoutes,
   planRoutes,

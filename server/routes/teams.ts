@@ -35,6 +35,7 @@ export const TeamSchema = Type.Object(
     status: TeamStatusSchema,
     exitOn: Nullable(Type.String()),
     exitReason: Nullable(Type.String()),
+    graduatedOn: Nullable(Type.String()),
     createdAt: Type.Integer(),
     updatedAt: Type.Integer(),
   },
@@ -51,6 +52,7 @@ export function toTeam(t: TeamRow) {
     status: t.status,
     exitOn: t.exit_on,
     exitReason: t.exit_reason,
+    graduatedOn: t.graduated_on,
     createdAt: Number(t.created_at),
     updatedAt: Number(t.updated_at),
   };
@@ -62,11 +64,13 @@ export interface TeamFacts {
   readonly foundedOn: string | null;
   readonly exitOn: string | null;
   readonly exitReason: string | null;
+  readonly graduatedOn: string | null;
 }
 
 /**
  * What is wrong with a team as a whole: an exited team has an exit date and a
- * reason, and only an exited team has them; it exits after it registered. (A
+ * reason, and only an exited team has them; it exits after it registered; only
+ * a graduated team has a graduation date (optional), not before it registered. (A
  * team may be founded after it registers: incubators take teams before the
  * company exists.)
  */
@@ -80,6 +84,8 @@ export function teamRuleProblems(t: TeamFacts): { field: keyof TeamFacts; messag
     if (t.exitReason !== null) out.push({ field: 'exitReason', message: `exitReason is only for an exited team; this one is ${t.status}` });
   }
   if (t.exitOn !== null && t.exitOn < t.registeredOn) out.push({ field: 'exitOn', message: `exitOn ${t.exitOn} is before registeredOn ${t.registeredOn}` });
+  if (t.graduatedOn !== null && t.status !== 'graduated') out.push({ field: 'graduatedOn', message: `graduatedOn is only for a graduated team; this one is ${t.status}` });
+  if (t.graduatedOn !== null && t.graduatedOn < t.registeredOn) out.push({ field: 'graduatedOn', message: `graduatedOn ${t.graduatedOn} is before registeredOn ${t.registeredOn}` });
   return out;
 }
 
@@ -132,6 +138,7 @@ const TeamCreate = Type.Object(
     status: Type.Optional(TeamStatusSchema),
     exitOn: Type.Optional(Nullable(IsoDate)),
     exitReason: Type.Optional(Nullable(ExitReason)),
+    graduatedOn: Type.Optional(Nullable(IsoDate)),
   },
   { additionalProperties: false },
 );
@@ -145,6 +152,7 @@ const TeamPatch = Type.Object(
     status: Type.Optional(TeamStatusSchema),
     exitOn: Type.Optional(Nullable(IsoDate)),
     exitReason: Type.Optional(Nullable(ExitReason)),
+    graduatedOn: Type.Optional(Nullable(IsoDate)),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -202,7 +210,14 @@ export const teamRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) =
     },
     async (req, reply) => {
       const b = req.body;
-      const facts: TeamFacts = { status: b.status ?? 'incubating', registeredOn: b.registeredOn, foundedOn: b.foundedOn ?? null, exitOn: b.exitOn ?? null, exitReason: b.exitReason ?? null };
+      const facts: TeamFacts = {
+        status: b.status ?? 'incubating',
+        registeredOn: b.registeredOn,
+        foundedOn: b.foundedOn ?? null,
+        exitOn: b.exitOn ?? null,
+        exitReason: b.exitReason ?? null,
+        graduatedOn: b.graduatedOn ?? null,
+      };
       checkRules(facts);
       const now = ctx.clock.now();
       const row: TeamRow = {
@@ -214,6 +229,7 @@ export const teamRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) =
         status: facts.status,
         exit_on: facts.exitOn,
         exit_reason: facts.exitReason,
+        graduated_on: facts.graduatedOn,
         created_at: now,
         updated_at: now,
       };
@@ -267,6 +283,8 @@ export const teamRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) =
         foundedOn: b.foundedOn !== undefined ? b.foundedOn : before.founded_on,
         exitOn: b.exitOn !== undefined ? b.exitOn : keepExit ? before.exit_on : null,
         exitReason: b.exitReason !== undefined ? b.exitReason : keepExit ? before.exit_reason : null,
+        // Likewise a team no longer graduated loses its graduation date.
+        graduatedOn: b.graduatedOn !== undefined ? b.graduatedOn : status === 'graduated' ? before.graduated_on : null,
       };
       checkRules(facts);
       const now = ctx.clock.now();
@@ -279,6 +297,7 @@ export const teamRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) =
         status: facts.status,
         exit_on: facts.exitOn,
         exit_reason: facts.exitReason,
+        graduated_on: facts.graduatedOn,
         updated_at: now,
       };
       const { id: _id, created_at: _c, ...set } = after;

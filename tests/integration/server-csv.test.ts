@@ -157,7 +157,7 @@ describe('a file with problems', () => {
   });
 
   it('reports duplicates within the file and against the database for teams (names ignore case)', async () => {
-    const file = crlf(['name,registeredOn,status,exitOn,exitReason', 'Nu Robotics,2026-01-01,,,', 'NU ROBOTICS,2026-01-01,,,', 'beta bio,2026-01-01,,,', 'Xi,2026-01-01,exited,,', 'Omicron,2026-01-01,,2026-02-01,', 'Pi,2026-01-01,exited,2025-01-01,bankrupt']);
+    const file = crlf(['name,registeredOn,status,exitOn,exitReason,graduatedOn', 'Nu Robotics,2026-01-01,,,,', 'NU ROBOTICS,2026-01-01,,,,', 'beta bio,2026-01-01,,,,', 'Xi,2026-01-01,exited,,,', 'Omicron,2026-01-01,,2026-02-01,,', 'Pi,2026-01-01,exited,2025-01-01,bankrupt,', 'Rho,2026-01-01,incubating,,,2026-06-01', 'Sigma,2026-01-01,graduated,,,2025-12-31']);
     const res = await s.request('admin', 'POST', '/api/v1/import/teams', file);
     expect(res.statusCode).toBe(422);
     expect(errorsOf(res.json<ImportProblem>())).toEqual([
@@ -167,6 +167,8 @@ describe('a file with problems', () => {
       [5, 'exitReason', 'an exited team needs exitReason, why it left'],
       [6, 'exitOn', 'exitOn is only for an exited team; this one is incubating'],
       [7, 'exitOn', 'exitOn 2025-01-01 is before registeredOn 2026-01-01'],
+      [8, 'graduatedOn', 'graduatedOn is only for a graduated team; this one is incubating'],
+      [9, 'graduatedOn', 'graduatedOn 2025-12-31 is before registeredOn 2026-01-01'],
     ]);
     expect(await count('teams')).toBe((await s.db.selectFrom('teams').select('id').execute()).length);
   });
@@ -264,9 +266,9 @@ describe('export', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(res.headers['content-disposition']).toBe('attachment; filename="teams-2026-11-25.csv"');
-    expect(res.body.startsWith(`${BOM}name,nameZh,foundedOn,registeredOn,status,exitOn,exitReason\r\n`)).toBe(true);
-    expect(res.body).toContain('\r\nAlpha Robotics,阿尔法机器人,2025-01-10,2025-03-01,incubating,,\r\n');
-    expect(res.body).toContain('\r\n"Mu, Ltd",穆有限公司,,2024-01-01,exited,2025-12-31,"moved out, 迁出"\r\n');
+    expect(res.body.startsWith(`${BOM}name,nameZh,foundedOn,registeredOn,status,graduatedOn,exitOn,exitReason\r\n`)).toBe(true);
+    expect(res.body).toContain('\r\nAlpha Robotics,阿尔法机器人,2025-01-10,2025-03-01,incubating,,,\r\n');
+    expect(res.body).toContain('\r\n"Mu, Ltd",穆有限公司,,2024-01-01,exited,,2025-12-31,"moved out, 迁出"\r\n');
     const members = await s.request('admin', 'GET', '/api/v1/export/members.csv');
     expect(members.body.split('\r\n')[0]).toBe(`${BOM}memberNo,name,nameZh,email,phone,team,status,joinedOn,plan,planValidFrom,planValidTo,priceGroup,billTo,leftOn`);
     expect(members.body).toContain('\r\nM-0001,Zhang San,张三,zhang.san@example.cn,,Alpha Robotics,active,2025-03-01,Standard,2026-01-01,2026-12-31,,team,\r\n');

@@ -33,7 +33,7 @@ it('builds the whole schema on an empty database, and a second run does nothing'
   expect(first.applied).toEqual(Object.keys(MIGRATIONS));
   expect(first.version).toBe(LATEST_MIGRATION);
   expect(await tables(db)).toEqual([
-    'api_tokens', 'badges', 'billing_periods', 'certifications', 'changes', 'costs', 'equipment_downtime', 'equipment_status', 'free_time_grants', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'teams', 'trainers', 'users',
+    'api_tokens', 'badges', 'billing_periods', 'certifications', 'changes', 'costs', 'equipment_downtime', 'equipment_status', 'free_time_grants', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'team_investments', 'teams', 'trainers', 'users',
   ]);
   const again = await migrate(db);
   expect(again.applied).toEqual([]);
@@ -135,16 +135,15 @@ it('upgrades a database written by version 5 to version 6: rate cards kept as th
   await expect(db.deleteFrom('rate_cards').execute()).rejects.toThrow(/kept as they were/);
 });
 
-it('upgrades a database written by the previous version to the latest: members keep their billing, a closed month freezes its costs', async () => {
-  const names = Object.keys(MIGRATIONS);
+it('upgrades a database written by version 6 to version 7: members keep their billing, a closed month freezes its costs', async () => {
   const db = fresh();
-  await migrate(db, names[names.length - 2]);
+  await migrate(db, '006-rate-cards');
   expect(await tables(db)).not.toContain('costs');
   const now = Date.now();
   await sql`INSERT INTO members (id, member_no, name, status, joined_on, created_at, updated_at) VALUES ('mem_1', 'M0001', '李雷', 'active', '2026-01-10', ${now}, ${now})`.execute(db);
   await sql`INSERT INTO billing_periods (site_id, period, closed_at, closed_by, statements_sha256, currency) VALUES ('site-a', '2026-10', ${now}, 'test', 'abc', 'CNY')`.execute(db);
-  const r = await migrate(db);
-  expect(r.applied).toEqual([names[names.length - 1]]);
+  const r = await migrate(db, '007-accounting-inputs');
+  expect(r.applied).toEqual(['007-accounting-inputs']);
   expect(await db.selectFrom('members').select(['id', 'price_group', 'bill_to']).execute()).toEqual([{ id: 'mem_1', price_group: null, bill_to: 'team' }]);
   expect(await db.selectFrom('billing_periods').select(['period', 'inputs']).execute()).toEqual([{ period: '2026-10', inputs: null }]);
   await expect(db.updateTable('members').set({ bill_to: 'parent' as 'self' }).execute()).rejects.toThrow(/CHECK/);
@@ -156,6 +155,23 @@ it('upgrades a database written by the previous version to the latest: members k
   await db.insertInto('free_time_grants').values({ id: 'ftg_1', member_id: 'mem_1', resource_class: 'machine:laser-cutter', from_ms: 1, to_ms: 2, reason: 'taught the laser course', created_at: now, created_by: 'test' }).execute();
   await expect(db.insertInto('free_time_grants').values({ id: 'ftg_2', member_id: 'mem_1', resource_class: 'machine:laser-cutter', from_ms: 2, to_ms: 2, reason: 'x', created_at: now, created_by: 'test' }).execute()).rejects.toThrow(/CHECK/);
   await expect(db.insertInto('free_time_grants').values({ id: 'ftg_3', member_id: 'nobody', resource_class: 'room', from_ms: 1, to_ms: 2, reason: 'x', created_at: now, created_by: 'test' }).execute()).rejects.toThrow(/FOREIGN KEY/);
+});
+
+it('upgrades a database written by the previous version to the latest: teams keep their data and gain a graduation date; investments need their team', async () => {
+  const names = Object.keys(MIGRATIONS);
+  const db = fresh();
+  await migrate(db, names[names.length - 2]);
+  expect(await tables(db)).not.toContain('team_investments');
+  const now = Date.now();
+  await sql`INSERT INTO teams (id, name, registered_on, status, created_at, updated_at) VALUES ('team_1', '星火团队', '2025-01-01', 'graduated', ${now}, ${now})`.execute(db);
+  const r = await migrate(db);
+  expect(r.applied).toEqual([names[names.length - 1]]);
+  expect(await db.selectFrom('teams').select(['id', 'status', 'graduated_on']).execute()).toEqual([{ id: 'team_1', status: 'graduated', graduated_on: null }]);
+  const inv = { on_date: '2026-03-01', amount_minor: null, currency: 'CNY', source: null, investor: null, round: null, note: null, created_at: now, created_by: 'test' };
+  await db.insertInto('team_investments').values({ id: 'inv_1', team_id: 'team_1', ...inv }).execute();
+  await expect(db.insertInto('team_investments').values({ id: 'inv_2', team_id: 'nobody', ...inv }).execute()).rejects.toThrow(/FOREIGN KEY/);
+  await expect(db.insertInto('team_investments').values({ id: 'inv_3', team_id: 'team_1', ...inv, amount_minor: 0 }).execute()).rejects.toThrow(/CHECK/);
+  await expect(db.insertInto('team_investments').values({ id: 'inv_4', team_id: 'team_1', ...inv, source: 'bank' as 'own' }).execute()).rejects.toThrow(/CHECK/);
 });
 
 it('keeps referential integrity on (a badge needs its member)', async () => {

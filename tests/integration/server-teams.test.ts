@@ -176,3 +176,42 @@ describe('GET /me/team', () => {
     expect((await s.request('admin', 'GET', '/api/v1/me/team')).statusCode).toBe(403);
   });
 });
+
+describe('graduation date and investment raised (what evaluation counts)', () => {
+  it('a graduated team may carry its graduation date, only it, and not before it registered; it goes when the team is taken back', async () => {
+    const t = (await s.request('manager', 'POST', '/api/v1/teams', newTeam({ name: 'Theta Labs', registeredOn: '2025-01-01' }))).json<{ id: string }>();
+    const early = await s.request('manager', 'PATCH', `/api/v1/teams/${t.id}`, { graduatedOn: '2026-06-30' });
+    expect(early.statusCode).toBe(422);
+    expect(early.json<Problem>().errors?.map((e) => e.path)).toEqual(['body/graduatedOn']);
+    expect((await s.request('manager', 'PATCH', `/api/v1/teams/${t.id}`, { status: 'graduated', graduatedOn: '2024-12-31' })).statusCode).toBe(422);
+    const done = await s.request('manager', 'PATCH', `/api/v1/teams/${t.id}`, { status: 'graduated', graduatedOn: '2026-06-30' });
+    expect(done.json()).toMatchObject({ status: 'graduated', graduatedOn: '2026-06-30' });
+    expect((await s.request('manager', 'PATCH', `/api/v1/teams/${t.id}`, { nameZh: '西塔实验室' })).json()).toMatchObject({ graduatedOn: '2026-06-30' });
+    expect((await s.request('manager', 'PATCH', `/api/v1/teams/${t.id}`, { status: 'incubating' })).json()).toMatchObject({ status: 'incubating', graduatedOn: null });
+  });
+
+  it('records investment a team raised (disclosed or not), lists it for staff and the team, removes a mistake, logs each change', async () => {
+    const team = s.seed.teams.a;
+    const before = await s.lastChangeId();
+    const angel = await s.request('manager', 'POST', `/api/v1/teams/${team}/investments`, { on: '2026-09-15', amountMinor: 200_000_000, source: 'social', investor: '星火天使基金', round: 'angel' });
+    expect(angel.statusCode).toBe(201);
+    expect(angel.json()).toMatchObject({ teamId: team, on: '2026-09-15', amountMinor: 200_000_000, currency: 'CNY', source: 'social', round: 'angel' });
+    const own = await s.request('admin', 'POST', `/api/v1/teams/${team}/investments`, { on: '2026-03-01', source: 'own' });
+    expect(own.json()).toMatchObject({ amountMinor: null, source: 'own' });
+    expect((await s.request('manager', 'POST', `/api/v1/teams/${team}/investments`, { on: '2026-03-01', amountMinor: 0 })).statusCode).toBe(400);
+    expect((await s.request('manager', 'POST', `/api/v1/teams/${team}/investments`, { on: '2026-02-30' })).statusCode).toBe(400);
+    expect((await s.request('manager', 'POST', '/api/v1/teams/team_nobody/investments', { on: '2026-03-01' })).statusCode).toBe(404);
+    expect((await s.request('memberA', 'GET', `/api/v1/teams/${team}/investments`)).json<{ on: string }[]>().map((i) => i.on)).toEqual(['2026-03-01', '2026-09-15']);
+    expect((await s.request('memberB', 'GET', `/api/v1/teams/${team}/investments`)).statusCode).toBe(404);
+    expect((await s.request('memberA', 'POST', `/api/v1/teams/${team}/investments`, { on: '2026-03-01' })).statusCode).toBe(403);
+    const ownId = own.json<{ id: string }>().id;
+    expect((await s.request('manager', 'DELETE', `/api/v1/teams/${s.seed.teams.b}/investments/${ownId}`)).statusCode).toBe(404);
+    expect((await s.request('manager', 'DELETE', `/api/v1/teams/${team}/investments/${ownId}`)).statusCode).toBe(204);
+    expect((await s.request('auditor', 'GET', `/api/v1/teams/${team}/investments`)).json<unknown[]>()).toHaveLength(1);
+    expect((await s.changesAfter(before)).map((c) => [c.entity, c.action])).toEqual([
+      ['investment', 'create'],
+      ['investment', 'create'],
+      ['investment', 'delete'],
+    ]);
+  });
+});

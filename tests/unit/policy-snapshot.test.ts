@@ -74,6 +74,7 @@ const team = (id: string, status: TeamRow['status']): TeamRow => ({
   status,
   exit_on: null,
   exit_reason: null,
+  graduated_on: null,
   created_at: T,
   updated_at: T,
 });

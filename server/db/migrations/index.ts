@@ -11,6 +11,7 @@ import * as m004 from './004-services.js';
 import * as m005 from './005-ledger.js';
 import * as m006 from './006-rate-cards.js';
 import * as m007 from './007-accounting-inputs.js';
+import * as m008 from './008-team-outcomes.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001-reference-data': m001,
@@ -20,4 +21,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '005-ledger': m005,
   '006-rate-cards': m006,
   '007-accounting-inputs': m007,
+  '008-team-outcomes': m008,
 });
