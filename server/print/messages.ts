@@ -66,6 +66,13 @@ export const MESSAGES = {
   'evidence.records': { 'zh-CN': '原始记录', en: 'raw records' },
   'evidence.services': { 'zh-CN': '服务记录', en: 'services' },
   'evidence.costs': { 'zh-CN': '成本凭证', en: 'cost records' },
+  'statement.closed': { 'zh-CN': '已结账（{at}），以下为冻结的账目', en: 'Closed on {at}: the frozen ledger entries' },
+  'statement.provisional': { 'zh-CN': '本月尚未结账：按当前价目表实时计算，结账前可能变化', en: 'Not closed yet: priced now with the rate card in force; it may change until the month is closed' },
+  'field.status': { 'zh-CN': '状态', en: 'Status' },
+  'adjust.heading': { 'zh-CN': '结账后的调整', en: 'Adjustments after closing' },
+  'col.recorded': { 'zh-CN': '登记日期', en: 'Recorded' },
+  'col.reason': { 'zh-CN': '原因', en: 'Reason' },
+  'row.balance': { 'zh-CN': '调整后应付', en: 'Amount due after adjustments' },
   'statement.empty': { 'zh-CN': '本期无计费记录。', en: 'Nothing was billed in this period.' },
   'statement.note': {
     'zh-CN': '补贴 = 市场参考价值 − 实收金额（不为负数）。市场参考价值按价目表中的参考单价计算全部用量（含免费额度与特批免费部分），开机费不计入参考价值。',

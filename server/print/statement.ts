@@ -26,6 +26,18 @@ export interface StatementPrint {
   /** Members named on a team statement's lines, by id. */
   readonly members: Readonly<Record<string, Names & { readonly memberNo: string }>>;
   readonly generatedAt: number;
+  /** A closed month: when it was closed and the adjustments booked to the party since (its lines are the frozen charges). */
+  readonly closed?: { readonly at: number; readonly adjustments: readonly StatementAdjustment[] } | null;
+}
+
+/** A ledger adjustment on a printed statement. */
+export interface StatementAdjustment {
+  readonly id: number;
+  readonly corrects: number | null;
+  readonly resourceClass: string;
+  readonly amountMinor: number;
+  readonly reason: string;
+  readonly createdAt: number;
 }
 
 /** A name in the page's language first, the other one beside it. Escaped. */
@@ -59,6 +71,27 @@ function lineRow(l: StatementLine, p: StatementPrint, team: boolean): string {
   return `<tr>${cells.join('')}</tr>`;
 }
 
+/** The adjustments booked after closing, and what is due after them; nothing for an open month or when there are none. */
+function adjustmentsTable(p: StatementPrint): string {
+  const adjustments = p.closed?.adjustments ?? [];
+  if (adjustments.length === 0) return '';
+  const { lang } = p;
+  const cur = p.statement.currency;
+  const money = (m: number) => esc(formatMoney(m, cur, lang));
+  const rows = adjustments.map(
+    (a) => `<tr><td>${esc(localDate(a.createdAt, p.site.timezone))}</td><td>${esc(resourceLabel(a.resourceClass, lang))}</td><td>${esc(a.reason)}</td><td class="num">${money(a.amountMinor)}</td></tr>`,
+  );
+  const due = p.statement.totals.amountMinor + adjustments.reduce((n, a) => n + a.amountMinor, 0);
+  return `<h2>${esc(msg(lang, 'adjust.heading'))}</h2>
+<table class="lines adjustments">
+<thead><tr><th>${esc(msg(lang, 'col.recorded'))}</th><th>${esc(msg(lang, 'col.resource'))}</th><th>${esc(msg(lang, 'col.reason'))}</th><th class="num">${esc(msg(lang, 'col.amount'))}</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody>
+<tfoot><tr><td colspan="3">${esc(msg(lang, 'row.balance'))}</td><td class="num" data-total="due">${money(due)}</td></tr></tfoot>
+</table>`;
+}
+
 export function renderStatement(p: StatementPrint): string {
   const { lang, statement: st } = p;
   const team = st.party.kind === 'team';
@@ -72,6 +105,10 @@ export function renderStatement(p: StatementPrint): string {
     [msg(lang, 'field.period'), `${esc(p.month)} <span class="sub">${esc(msg(lang, 'field.periodRange', { from: localDate(st.from, p.site.timezone), to: localDate(st.to - 1, p.site.timezone) }))}</span>`],
     [msg(lang, 'field.currency'), esc(st.currency)],
     [msg(lang, 'field.rateCard'), esc(msg(lang, 'field.rateCardNo', { id: String(p.rateCardId) }))],
+    [
+      msg(lang, 'field.status'),
+      `<span data-field="status" data-closed="${p.closed ? 'yes' : 'no'}">${esc(p.closed ? msg(lang, 'statement.closed', { at: localDateTime(p.closed.at, p.site.timezone, lang) }) : msg(lang, 'statement.provisional'))}</span>`,
+    ],
   ];
   const heads = ['col.date', ...(team ? (['col.member'] as const) : []), 'col.resource', 'col.quantity', 'col.free', 'col.granted', 'col.charged', 'col.unitPrice', 'col.amount', 'col.reference', 'col.subsidy'] as const;
   const numeric = new Set<string>(['col.quantity', 'col.free', 'col.granted', 'col.charged', 'col.unitPrice', 'col.amount', 'col.reference', 'col.subsidy']);
@@ -93,6 +130,7 @@ ${body}
 </tbody>
 <tfoot><tr><td colspan="${lead}">${esc(msg(lang, 'row.total'))}</td><td class="num" data-total="amount">${money(st.totals.amountMinor)}</td><td class="num" data-total="reference">${money(st.totals.referenceMinor)}</td><td class="num" data-total="subsidy">${money(st.totals.subsidyMinor)}</td></tr></tfoot>
 </table>
+${adjustmentsTable(p)}
 <p class="note">${esc(msg(lang, 'statement.note'))}${team ? `${lang === 'zh-CN' ? '' : ' '}${esc(msg(lang, 'statement.noteTeam'))}` : ''}</p>
 <footer>${msg(lang, 'field.labelled', { label: esc(msg(lang, 'field.generated')), value: esc(localDateTime(p.generatedAt, p.site.timezone, lang)) })}</footer>`,
   );

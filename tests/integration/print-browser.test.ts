@@ -280,6 +280,26 @@ describe('printable subsidy claim', () => {
     await page.close();
   });
 
+  it('a closed month prints as frozen: dearer prices later change nothing; an adjustment is listed with its reason and the amount due after it', async () => {
+    const b = server.seed.members.b;
+    const dearer = { currency: 'CNY', versions: [{ effectiveFrom: '2026-01-01', rates: [{ resourceClass: 'machine:laser-cutter', unit: 'hour', priceMinor: 9000, referencePriceMinor: 12_000 }] }] };
+    expect((await server.request('manager', 'PUT', '/api/v1/rate-card', dearer)).statusCode).toBe(201);
+    const [laser] = (await server.request('auditor', 'GET', `/api/v1/ledger?month=2026-11&partyId=${b}`)).json<{ id: number; resourceClass: string }[]>().filter((e) => e.resourceClass === 'machine:laser-cutter');
+    const reason = 'lens fault <b>12 min</b> refunded';
+    expect((await server.request('manager', 'POST', '/api/v1/ledger/adjustments', { corrects: laser!.id, amountMinor: -600, reason })).statusCode).toBe(201);
+    for (const lang of ['zh-CN', 'en'] as const) {
+      const page = await open(staff, `/statements/2026-11/print?party=member:${b}&lang=${lang}`);
+      expect(await page.locator('[data-field="status"]').getAttribute('data-closed')).toBe('yes');
+      expect(await text(page, '[data-total="amount"]')).toBe('¥32.00');
+      expect(await page.locator('table.adjustments tbody tr').count()).toBe(1);
+      expect(await text(page, 'table.adjustments tbody')).toContain(reason);
+      expect(await page.locator('table.adjustments b').count()).toBe(0);
+      expect(await text(page, '[data-total="due"]')).toBe('¥26.00');
+      await saveArtifact(`statement-closed-adjusted-${lang}.png`, await page.screenshot({ fullPage: true }));
+      await page.close();
+    }
+  });
+
   it('loaded nothing but the pages themselves (no CDN, no script, no external font)', () => {
     expect(requested.length).toBeGreaterThan(5);
     expect(requested.filter((u) => !u.startsWith(`${base}/statements/`))).toEqual([]);
