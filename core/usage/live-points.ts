@@ -4,7 +4,10 @@
  * (docs/protocol.md, "InfluxDB schema").
  *
  * - Tags: site, space. Fields: counts, every one a float like every numeric
- *   field we write (InfluxDB fixes a field's type at its first write).
+ *   field we write (InfluxDB fixes a field's type at its first write), and
+ *   the space's safety capacity from the site file (`capacity`) when it has
+ *   one: a space without one has no capacity field, never a 0, so "people vs
+ *   capacity" is not drawn against a limit nobody set.
  * - The time is the minute the sample was taken at (ms × 10⁶, sub-ms 0), so a
  *   point written again after a failed attempt overwrites itself.
  * - A minute in which the gateway was not running has no point: the series
@@ -25,6 +28,7 @@ export function occupancyPoints(state: LiveState, minute: number): PointSpec[] {
       // Key order, as the line-protocol encoder expects.
       tags: { site: state.site, space },
       fields: {
+        ...(s.capacity !== null && { capacity: s.capacity }),
         desks: s.desks,
         desks_occupied: s.desksOccupied,
         desks_unknown: s.desksUnknown,

@@ -78,8 +78,8 @@ export function occupancyDashboard(): DashboardBuilder {
   d.withRow(new RowBuilder('Labs').id(p.id).gridPos(p.pos));
   p = g.place(12, 8);
   d.withPanel(
-    table(p, 'Labs now', 'Spaces with machines: people inside and machines in use now. Capacities are in the site file, not in InfluxDB: compare with it (docs/dashboards.md).',
-      `SELECT last("people") AS "people", last("machines_in_use") AS "machines in use", last("machines_running") AS "machines running", last("machines") AS "machines" FROM ${OCC} WHERE ${WHERE} AND "machines" > 0 GROUP BY "site", "space"`),
+    table(p, 'Labs now', 'Spaces with machines: people inside against the lab’s safety capacity (from the site file; empty when it sets none), and machines in use now.',
+      `SELECT last("people") AS "people", last("capacity") AS "capacity", last("machines_in_use") AS "machines in use", last("machines_running") AS "machines running", last("machines") AS "machines" FROM ${OCC} WHERE ${WHERE} AND "machines" > 0 GROUP BY "site", "space"`),
   );
   p = g.place(12, 8);
   d.withPanel(

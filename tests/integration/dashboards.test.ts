@@ -229,11 +229,18 @@ const tagValues = (a: readonly Answer[]): string[] => [...new Set(a.flatMap((s) 
 
 const capacityOf = (space: string): number => CAPACITY[space as keyof typeof CAPACITY] ?? Infinity;
 
-/** Plausible values beyond the generic checks: people never above a space's (or the sites') capacity. */
+/**
+ * Plausible values beyond the generic checks: people never above a space's (or the sites') capacity, and a
+ * capacity column, where a panel has one, exactly the space's capacity in the site file.
+ */
 function plausible(q: DashboardQuery, a: Answer): string[] {
   const problems: string[] = [];
   for (const s of a.series) {
     const cap = s.tags?.space !== undefined ? capacityOf(s.tags.space) : SITES.length * (CAPACITY.cowork + CAPACITY.fablab + CAPACITY.elab);
+    const capCol = s.columns.indexOf('capacity');
+    if (capCol >= 0) {
+      for (const row of s.values) if (row[capCol] !== cap) problems.push(`${q.where}: capacity ${String(row[capCol])} for ${s.tags?.space ?? 'the sites'}, site file says ${cap}`);
+    }
     const col = s.columns.indexOf('people');
     if (col < 0) continue;
     for (const row of s.values) {
@@ -320,6 +327,15 @@ describe('committed Grafana dashboards against a real InfluxDB', () => {
     // Now: every other desk at site A (d08's sensor is offline there), every desk at site B.
     expect(await valueOf('occupancy', 'Desks occupied now', 'desks', all, range)).toBe(2 * DESKS);
     expect(await valueOf('occupancy', 'Desks occupied now', 'desks_occupied', all, range)).toBe(DESKS / 2 + DESKS);
+    // Labs now: people against the capacity the site file gives each lab.
+    const labs = (await runDashboard('occupancy', all, range)).find((x) => x.query.where.includes('"Labs now"'))!;
+    const rows = (await execute(labs.influxql)).flatMap((a) => a.series).map((s) => ({ site: s.tags?.site, space: s.tags?.space, people: s.values[0]![s.columns.indexOf('people')], capacity: s.values[0]![s.columns.indexOf('capacity')] }));
+    expect(rows.sort((x, y) => `${x.site}${x.space}`.localeCompare(`${y.site}${y.space}`))).toEqual(
+      SITES.flatMap((site) => [
+        { site, space: 'elab', people: 2, capacity: CAPACITY.elab },
+        { site, space: 'fablab', people: 1, capacity: CAPACITY.fablab },
+      ]),
+    );
   });
 
   it('fails a query on a measurement that does not exist', async () => {

@@ -312,6 +312,7 @@ describe('live state', () => {
       site: SITE,
       space: 'elab',
       time: minute,
+      capacity: 10,
       desks: 0,
       desks_occupied: 0,
       desks_unknown: 0,

@@ -257,11 +257,19 @@ describe('retained messages and points', () => {
     const points = occupancyPoints(live, minute);
     expect(points).toHaveLength(site.spaces.size);
     expect(points.map(toLine).find((l) => l.includes('space=elab'))).toBe(
-      `space_occupancy,site=demo-makerspace,space=elab desks=0,desks_occupied=0,desks_unknown=0,machines=2,machines_in_use=1,machines_running=1,people=1 ${minute}000000`,
+      `space_occupancy,site=demo-makerspace,space=elab capacity=10,desks=0,desks_occupied=0,desks_unknown=0,machines=2,machines_in_use=1,machines_running=1,people=1 ${minute}000000`,
     );
     expect(points.map(toLine).find((l) => l.includes('space=startup'))).toBe(
-      `space_occupancy,site=demo-makerspace,space=startup desks=8,desks_occupied=1,desks_unknown=7,machines=0,machines_in_use=0,machines_running=0,people=0 ${minute}000000`,
+      `space_occupancy,site=demo-makerspace,space=startup capacity=16,desks=8,desks_occupied=1,desks_unknown=7,machines=0,machines_in_use=0,machines_running=0,people=0 ${minute}000000`,
     );
+  });
+
+  it('a space without a capacity in the site file has no capacity field (never 0)', () => {
+    const minute = Date.parse('2026-11-25T02:01:00Z');
+    const uncapped = { ...live, spaces: { ...live.spaces, elab: { ...live.spaces.elab!, capacity: null } } };
+    const elab = occupancyPoints(uncapped, minute).find((p) => p.tags.space === 'elab')!;
+    expect(Object.keys(elab.fields)).toEqual(['desks', 'desks_occupied', 'desks_unknown', 'machines', 'machines_in_use', 'machines_running', 'people']);
+    expect(occupancyPoints(live, minute).find((p) => p.tags.space === 'elab')!.fields.capacity).toBe(10);
   });
 
   it('devices may neither publish to the state topics, subscribe to them nor be sent them', () => {

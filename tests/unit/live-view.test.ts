@@ -199,7 +199,7 @@ describe('live view', () => {
     expect(bodies).toHaveLength(1);
     const lines = bodies[0]!.split('\n');
     expect(lines).toHaveLength(site.spaces.size);
-    expect(lines).toContain(`space_occupancy,site=demo-makerspace,space=startup desks=8,desks_occupied=1,desks_unknown=7,machines=0,machines_in_use=0,machines_running=0,people=0 ${Date.parse('2026-11-25T02:01:00Z')}000000`);
+    expect(lines).toContain(`space_occupancy,site=demo-makerspace,space=startup capacity=16,desks=8,desks_occupied=1,desks_unknown=7,machines=0,machines_in_use=0,machines_running=0,people=0 ${Date.parse('2026-11-25T02:01:00Z')}000000`);
     view.stop();
   });
 
