@@ -252,6 +252,35 @@ export interface CostsTable {
   created_by: string;
 }
 
+/** The server's append-only audit log (migration 009): entry idx − 1 of the Merkle tree. */
+export interface AuditLogTable {
+  idx: Generated<number>;
+  at: Instant;
+  source: 'change' | 'ledger' | 'close' | 'rate_card';
+  ref: string;
+  body: string;
+  leaf_hash: ColumnType<Buffer | null, Buffer | null | undefined, Buffer>;
+}
+
+export interface AuditKeysTable {
+  key_id: string;
+  /** Raw 32-byte Ed25519 public key, base64. */
+  public_key: string;
+  created_at: Instant;
+  retired_at: Instant | null;
+}
+
+export interface AuditCheckpointsTable {
+  size: number;
+  /** Base64. */
+  root: string;
+  time: Instant;
+  key_id: string;
+  sig: string;
+  reason: string;
+  cosignatures: ColumnType<string, string | undefined, string>;
+}
+
 /** Investment a team raised. */
 export interface TeamInvestmentsTable {
   id: string;
@@ -329,6 +358,9 @@ export interface DB {
   costs: CostsTable;
   free_time_grants: FreeTimeGrantsTable;
   team_investments: TeamInvestmentsTable;
+  audit_log: AuditLogTable;
+  audit_keys: AuditKeysTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

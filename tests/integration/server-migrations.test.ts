@@ -33,7 +33,7 @@ it('builds the whole schema on an empty database, and a second run does nothing'
   expect(first.applied).toEqual(Object.keys(MIGRATIONS));
   expect(first.version).toBe(LATEST_MIGRATION);
   expect(await tables(db)).toEqual([
-    'api_tokens', 'badges', 'billing_periods', 'certifications', 'changes', 'costs', 'equipment_downtime', 'equipment_status', 'free_time_grants', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'team_investments', 'teams', 'trainers', 'users',
+    'api_tokens', 'audit_checkpoints', 'audit_keys', 'audit_log', 'badges', 'billing_periods', 'certifications', 'changes', 'costs', 'equipment_downtime', 'equipment_status', 'free_time_grants', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'team_investments', 'teams', 'trainers', 'users',
   ]);
   const again = await migrate(db);
   expect(again.applied).toEqual([]);
@@ -157,21 +157,50 @@ it('upgrades a database written by version 6 to version 7: members keep their bi
   await expect(db.insertInto('free_time_grants').values({ id: 'ftg_3', member_id: 'nobody', resource_class: 'room', from_ms: 1, to_ms: 2, reason: 'x', created_at: now, created_by: 'test' }).execute()).rejects.toThrow(/FOREIGN KEY/);
 });
 
-it('upgrades a database written by the previous version to the latest: teams keep their data and gain a graduation date; investments need their team', async () => {
-  const names = Object.keys(MIGRATIONS);
+it('upgrades a database written by version 7 to version 8: teams keep their data and gain a graduation date; investments need their team', async () => {
   const db = fresh();
-  await migrate(db, names[names.length - 2]);
+  await migrate(db, '007-accounting-inputs');
   expect(await tables(db)).not.toContain('team_investments');
   const now = Date.now();
   await sql`INSERT INTO teams (id, name, registered_on, status, created_at, updated_at) VALUES ('team_1', '星火团队', '2025-01-01', 'graduated', ${now}, ${now})`.execute(db);
-  const r = await migrate(db);
-  expect(r.applied).toEqual([names[names.length - 1]]);
+  const r = await migrate(db, '008-team-outcomes');
+  expect(r.applied).toEqual(['008-team-outcomes']);
   expect(await db.selectFrom('teams').select(['id', 'status', 'graduated_on']).execute()).toEqual([{ id: 'team_1', status: 'graduated', graduated_on: null }]);
   const inv = { on_date: '2026-03-01', amount_minor: null, currency: 'CNY', source: null, investor: null, round: null, note: null, created_at: now, created_by: 'test' };
   await db.insertInto('team_investments').values({ id: 'inv_1', team_id: 'team_1', ...inv }).execute();
   await expect(db.insertInto('team_investments').values({ id: 'inv_2', team_id: 'nobody', ...inv }).execute()).rejects.toThrow(/FOREIGN KEY/);
   await expect(db.insertInto('team_investments').values({ id: 'inv_3', team_id: 'team_1', ...inv, amount_minor: 0 }).execute()).rejects.toThrow(/CHECK/);
   await expect(db.insertInto('team_investments').values({ id: 'inv_4', team_id: 'team_1', ...inv, source: 'bank' as 'own' }).execute()).rejects.toThrow(/CHECK/);
+});
+
+it('upgrades a database written by the previous version to the latest: what is there goes into the audit log first, in order; then every write is logged and the log cannot be edited', async () => {
+  const names = Object.keys(MIGRATIONS);
+  const db = fresh();
+  await migrate(db, names[names.length - 2]);
+  expect(await tables(db)).not.toContain('audit_log');
+  await db.insertInto('changes').values({ at: 100, actor: 'user:admin', entity: 'member', entity_id: 'mem_1', action: 'create', before: null, after: '{"name":"李雷"}' }).execute();
+  await db.insertInto('rate_cards').values({ card: '{"versions":[]}', created_at: 50, created_by: 'user:admin' }).execute();
+  const r = await migrate(db);
+  expect(r.applied).toEqual([names[names.length - 1]]);
+  const logged = await db.selectFrom('audit_log').select(['idx', 'at', 'source', 'ref', 'body', 'leaf_hash']).orderBy('idx').execute();
+  expect(logged.map((l) => [l.idx, l.at, l.source, l.ref, l.leaf_hash])).toEqual([
+    [1, 50, 'rate_card', '1', null],
+    [2, 100, 'change', '1', null],
+  ]);
+  expect(JSON.parse(logged[1]!.body)).toEqual({ table: 'changes', id: 1, at: 100, actor: 'user:admin', entity: 'member', entity_id: 'mem_1', action: 'create', before: null, after: '{"name":"李雷"}' });
+  // Written afterwards, by any path: logged by the trigger in the same transaction.
+  await sql`INSERT INTO changes (at, actor, entity, entity_id, action, before, after) VALUES (200, 'sqlite-shell', 'member', 'mem_1', 'update', NULL, '{}')`.execute(db);
+  await sql`INSERT INTO billing_periods (site_id, period, closed_at, closed_by, statements_sha256, currency, inputs) VALUES ('site-a', '2026-10', 300, 'user:admin', 'abc', 'CNY', '{}')`.execute(db);
+  const after = await db.selectFrom('audit_log').select(['idx', 'source', 'ref']).orderBy('idx').execute();
+  expect(after.slice(2)).toEqual([
+    { idx: 3, source: 'change', ref: '2' },
+    { idx: 4, source: 'close', ref: 'site-a/2026-10' },
+  ]);
+  await expect(sql`UPDATE audit_log SET body = '{}' WHERE idx = 2`.execute(db)).rejects.toThrow(/append-only/);
+  await expect(sql`DELETE FROM audit_log WHERE idx = 4`.execute(db)).rejects.toThrow(/append-only/);
+  // The leaf hash is set once, and only it.
+  await sql`UPDATE audit_log SET leaf_hash = x'00' WHERE idx = 1`.execute(db);
+  await expect(sql`UPDATE audit_log SET leaf_hash = x'01' WHERE idx = 1`.execute(db)).rejects.toThrow(/append-only/);
 });
 
 it('keeps referential integrity on (a badge needs its member)', async () => {

@@ -12,6 +12,7 @@ import * as m005 from './005-ledger.js';
 import * as m006 from './006-rate-cards.js';
 import * as m007 from './007-accounting-inputs.js';
 import * as m008 from './008-team-outcomes.js';
+import * as m009 from './009-audit-log.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001-reference-data': m001,
@@ -22,4 +23,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '006-rate-cards': m006,
   '007-accounting-inputs': m007,
   '008-team-outcomes': m008,
+  '009-audit-log': m009,
 });
