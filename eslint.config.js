@@ -19,6 +19,18 @@ export default tseslint.config(
     },
   },
   {
+    // The browser pages' scripts (server/web/*.js): plain ES modules served as they are (no build step),
+    // outside the TypeScript project, so linted without type information, against the browser's globals.
+    files: ['server/web/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'module',
+      parserOptions: { projectService: false, program: null },
+      globals: Object.fromEntries(['window', 'document', 'fetch', 'EventSource', 'FormData', 'Node', 'URL', 'console'].map((g) => [g, 'readonly'])),
+    },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-undef': 'error', 'no-unused-vars': 'off' },
+  },
+  {
     // core/ is pure: no I/O modules, no clock.
     files: ['core/**/*.ts'],
     rules: {

@@ -198,6 +198,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
       trustProxy: config.server.trustProxy,
       gateway: { health: () => gateway.health(), registry },
       live: gateway.live,
+      site,
       onPolicyChange: () => void policy.refresh?.(),
     });
     stack.push({ name: 'http', stop: () => app.close() });

@@ -10,6 +10,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
+import type { Site } from '../core/site/model.js';
 import type { ScryptParams } from '../gateway/auth/secrets.js';
 import { hashPassword } from './auth/passwords.js';
 import { LoginGuard } from './auth/login-guard.js';
@@ -22,8 +23,11 @@ import { authRoutes } from './routes/auth.js';
 import type { ServerContext } from './routes/context.js';
 import { healthRoutes, type HealthRouteOptions } from './routes/health.js';
 import { liveRoutes, type LiveSource } from './routes/live.js';
+import { floorplanRoutes } from './routes/floorplan.js';
+import { pageRoutes } from './routes/pages.js';
 import { ROUTE_AREAS } from './routes/index.js';
 import type { UsageSource } from './routes/usage.js';
+import type { ServerAuditLog } from './audit/log.js';
 import { PolicyEvents } from './policy/events.js';
 
 export interface ServerOptions {
@@ -39,6 +43,8 @@ export interface ServerOptions {
   readonly requestsPerMinute: number;
   /** The site and its InfluxDB, for usage computed from raw signals (server/routes/usage.ts). */
   readonly usage?: UsageSource;
+  /** The server's audit log; without it the audit routes answer 503 and closing a month signs no checkpoint. */
+  readonly audit?: ServerAuditLog;
 }
 
 export interface AppOptions {
@@ -51,6 +57,10 @@ export interface AppOptions {
   readonly live?: LiveSource;
   /** Behind a TLS-terminating proxy: trust X-Forwarded-* (so cookies get Secure). */
   readonly trustProxy?: boolean;
+  /** The site file, for the live floor plan (default: the usage source's). */
+  readonly site?: Site;
+  /** Where the browser pages' files are (server/web/pages.ts); default: found beside the server's modules. */
+  readonly webDir?: string;
   /** Called with the new policy version after a change to reference data (for gateways listening). */
   readonly onPolicyChange?: (version: number) => void;
 }
@@ -95,6 +105,7 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
     },
     policyEvents,
     usage: s.usage ?? null,
+    audit: s.audit ?? null,
   };
 
   await app.register(cookie);
@@ -108,5 +119,8 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
   await app.register(adminRoutes, { ...ctx, prefix: '/api/v1' });
   for (const area of areas) await app.register(area, { ...ctx, prefix: '/api/v1' });
   await app.register(liveRoutes, { ...ctx, prefix: '/api/v1', live: opts.live ?? null });
+  await app.register(floorplanRoutes, { ...ctx, prefix: '/api/v1', live: opts.live ?? null, site: opts.site ?? s.usage?.site ?? null });
+  // The browser pages (live floor plan, member page) and their files: public shells that read the API above.
+  await app.register(pageRoutes, opts.webDir !== undefined ? { webDir: opts.webDir } : {});
   return app;
 }

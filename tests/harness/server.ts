@@ -31,6 +31,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { pino } from 'pino';
 import { buildApp, type RouteArea, type ServerOptions } from '../../server/app.js';
 import type { LiveSource } from '../../server/routes/live.js';
+import type { Site } from '../../core/site/model.js';
 import { hashPassword } from '../../server/auth/passwords.js';
 import { createApiToken, SESSION_COOKIE } from '../../server/auth/sessions.js';
 import { migrate, openSqlite, type ServerDb } from '../../server/db/database.js';
@@ -104,6 +105,8 @@ export interface TestServerOptions {
   readonly bare?: boolean;
   /** A gateway's live state for GET /api/v1/live (default: none, as for `facility server`: 503). */
   readonly live?: LiveSource;
+  /** The site file for the floor plan (GET /api/v1/floorplan; default: the usage source's, else none: 503). */
+  readonly site?: Site;
 }
 
 export async function makeTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -132,6 +135,7 @@ export async function makeTestServer(opts: TestServerOptions = {}): Promise<Test
         },
         onPolicyChange: (v) => policyVersions.push(v),
         ...(opts.live && { live: opts.live }),
+        ...(opts.site && { site: opts.site }),
       },
       opts.areas ?? ROUTE_AREAS,
     );

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteEntry } from '../../server/plugins/auth.js';
-import { exampleLive, TestLiveSource } from '../harness/live.js';
+import { exampleLive, exampleSite, TestLiveSource } from '../harness/live.js';
 import { makeTestServer, T0, type TestServer, type Who } from '../harness/server.js';
 
 let s: TestServer;
@@ -61,8 +61,8 @@ async function dbHash(): Promise<string> {
 }
 
 beforeAll(async () => {
-  // With a gateway's live state, as `facility start` serves it (without one, GET /live answers 503).
-  s = await makeTestServer({ live: new TestLiveSource(exampleLive(T0)) });
+  // With a gateway's live state and the site file, as `facility start` serves them (without, GET /live and /floorplan answer 503).
+  s = await makeTestServer({ live: new TestLiveSource(exampleLive(T0)), site: exampleSite() });
   routes = s.app.routeTable.filter((r) => r.url.startsWith('/api/'));
 });
 
