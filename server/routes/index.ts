@@ -10,6 +10,7 @@ import { memberRoutes } from './members.js';
 import { teamRoutes } from './teams.js';
 import { certificationRoutes } from './certifications.js';
 import { equipmentRoutes } from './equipment.js';
+import { evaluationRoutes } from './evaluation.js';
 import { planRoutes } from './plans.js';
 import { policyRoutes } from './policy.js';
 import { printRoutes } from './print.js';
@@ -45,4 +46,5 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   policyRoutes,
   usageRoutes,
   utilisationRoutes,
+  evaluationRoutes,
 ];
