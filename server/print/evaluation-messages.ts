@@ -22,6 +22,7 @@ export const EVALUATION_MESSAGES = {
   'field.sites': { 'zh-CN': '空间', en: 'Sites' },
   'field.period': { 'zh-CN': '统计期间', en: 'Period' },
   'field.previous': { 'zh-CN': '对比期间', en: 'Compared with' },
+  'field.periodRange': { 'zh-CN': '{period}（{range}）', en: '{period} ({range})' },
   'field.range': { 'zh-CN': '{from} 至 {to}', en: '{from} to {to}' },
   'field.timezone': { 'zh-CN': '时区', en: 'Time zone' },
   'field.generated': { 'zh-CN': '生成时间', en: 'Generated' },

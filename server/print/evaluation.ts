@@ -157,8 +157,8 @@ export function renderEvaluation(p: EvaluationPrint): string {
   const range = (k: typeof report.period) => emsg(lang, 'field.range', { from: localDate(k.from, tz), to: localDate(k.to - 1, tz) });
   const meta: [string, string][] = [
     [emsg(lang, 'field.sites'), p.sites.map((s) => displayName(s, lang)).join(lang === 'zh-CN' ? '、' : ', ')],
-    [emsg(lang, 'field.period'), esc(`${periodName(report.period)} (${range(report.period)})`)],
-    [emsg(lang, 'field.previous'), esc(`${periodName(report.previous)} (${range(report.previous)})`)],
+    [emsg(lang, 'field.period'), esc(emsg(lang, 'field.periodRange', { period: periodName(report.period), range: range(report.period) }))],
+    [emsg(lang, 'field.previous'), esc(emsg(lang, 'field.periodRange', { period: periodName(report.previous), range: range(report.previous) }))],
     [emsg(lang, 'field.timezone'), esc(tz)],
   ];
   const heads: EvaluationMessageKey[] = ['col.indicator', 'col.value', 'col.previous', 'col.change', 'col.evidence'];
