@@ -7,13 +7,13 @@
  * and the language in; markup out, every value escaped. The page shell and
  * the formatting are the statement's (page.ts, format.ts).
  */
-import { INDICATOR_BY_ID, UNIT_LABELS, type IndicatorGroup, type IndicatorUnit } from '../../core/evaluation/catalogue.js';
+import { INDICATOR_BY_ID, type IndicatorGroup, type IndicatorUnit } from '../../core/evaluation/catalogue.js';
 import { barChart, heatmapChart, occupancyChart, survivalChart } from '../../core/evaluation/charts.js';
 import type { EvaluationReport, ReportRow } from '../../core/evaluation/report.js';
 import { UNSPECIFIED_REASON } from '../../core/evaluation/teams.js';
 import { emsg, groupKey, nullKey, periodKey, type EvaluationMessageKey } from './evaluation-messages.js';
 import { esc, formatMoney, formatNumber, localDate, localDateTime } from './format.js';
-import type { Lang } from './messages.js';
+import { msg, type Lang } from './messages.js';
 import { htmlPage } from './page.js';
 import { displayName, type Names } from './statement.js';
 
@@ -57,7 +57,7 @@ export function formatValue(value: number, unit: IndicatorUnit, lang: Lang, curr
     case 'money-minor':
       return formatMoney(value, currency, lang);
     case 'hours':
-      return `${formatNumber(value, lang, 2)} ${UNIT_LABELS.hours[lang === 'zh-CN' ? 'zh' : 'en']}`;
+      return msg(lang, 'unit.hour', { n: formatNumber(value, lang, 2) });
     case 'people':
     case 'teams':
     case 'enterprises':

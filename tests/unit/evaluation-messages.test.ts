@@ -51,7 +51,7 @@ describe('formatValue', () => {
     [0.6, 'ratio', 'zh-CN', '60%'],
     [56_200, 'money-minor', 'en', '¥562.00'],
     [1.5, 'hours', 'zh-CN', '1.5 小时'],
-    [1.5, 'hours', 'en', '1.5 hours'],
+    [1.5, 'hours', 'en', '1.5 h'],
     [1234, 'people', 'en', '1,234'],
   ] as const)('%s %s in %s is %s', (value, unit, lang, text) => {
     expect(formatValue(value, unit, lang, 'CNY')).toBe(text);
