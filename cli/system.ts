@@ -23,8 +23,10 @@ import { InfluxV1Client } from '../gateway/influx/client.js';
 import { InfluxdProcess, ensureInfluxd } from '../gateway/influx/influxd.js';
 import { ensureCommand } from '../gateway/platform/debian.js';
 import { buildApp, type ServerOptions } from '../server/app.js';
+import { loadOrCreateAuditKey, ServerAuditLog } from '../server/audit/log.js';
 import { ensureAdmin } from '../server/auth/bootstrap.js';
 import { migrate, openSqlite, type ServerDb } from '../server/db/database.js';
+import { AUDIT_KEY_FILE } from './audit.js';
 import { ConfigError, type FacilityConfig } from './config.js';
 import { initSite, loadSiteFile } from './init.js';
 import { startSimulator, type SimHandle } from './sim.js';
@@ -78,10 +80,17 @@ export async function openServer(config: FacilityConfig, dataDir: string, logger
     await db.destroy();
     throw err;
   }
+  // The audit log: its key beside the database (made on the first start, 0600), a checkpoint every hour with news.
+  const audit = await ServerAuditLog.open(db, { key: loadOrCreateAuditKey(join(dataDir, 'server-audit-key.pem')), origin: 'openfacility/server', clock: systemClock });
+  const hourly = setInterval(() => {
+    audit.checkpoint('hourly').catch((err: unknown) => logger.warn({ err }, 'audit checkpoint failed'));
+  }, 3600_000);
+  hourly.unref();
   return {
     db,
     options: {
       db,
+      audit,
       clock: systemClock,
       sessionTtlMs: config.server.sessionTtlHours * 3600_000,
       loginPerIpPerMinute: config.server.loginPerIpPerMinute,
@@ -173,7 +182,12 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
     const gateway = new Gateway(
       {
         mqtt: config.mqtt,
-        journal: { path: join(dataDir, 'journal.db'), ...config.journal },
+        journal: {
+          path: join(dataDir, 'journal.db'),
+          maxPending: config.journal.maxPending,
+          maxRejects: config.journal.maxRejects,
+          audit: { keyPath: join(dataDir, AUDIT_KEY_FILE), checkpointEveryMs: config.journal.checkpointEveryMs },
+        },
         sink: config.influx,
         influx: { url: influxUrl, db: config.influx.db, token: config.influx.token, username: config.influx.username, password: config.influx.password },
         time: config.time,

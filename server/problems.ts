@@ -55,6 +55,7 @@ export const problems = {
   conflict: (detail: string) => new HttpProblem(409, 'conflict', detail),
   unprocessable: (detail: string, errors?: { path: string; message: string }[]) => new HttpProblem(422, 'unprocessable', detail, errors),
   tooMany: (detail: string) => new HttpProblem(429, 'too_many_requests', detail),
+  unavailable: (detail: string) => new HttpProblem(503, 'unavailable', detail),
 };
 
 export function problemBody(status: number, code: string, detail: string, acceptLanguage: string | undefined, errors?: { path: string; message: string }[]): ProblemBody {

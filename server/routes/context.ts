@@ -5,6 +5,7 @@ import type { LoginGuard } from '../auth/login-guard.js';
 import type { ServerDb } from '../db/database.js';
 import type { PolicyEvents } from '../policy/events.js';
 import type { UsageSource } from './usage.js';
+import type { ServerAuditLog } from '../audit/log.js';
 
 export interface ServerContext {
   readonly db: ServerDb;
@@ -21,4 +22,6 @@ export interface ServerContext {
   readonly policyEvents: PolicyEvents;
   /** Where usage is read from (site and InfluxDB); null when the server has neither. */
   readonly usage: UsageSource | null;
+  /** The server's audit log (server/audit/log.ts); null when the server keeps none (some tests). */
+  readonly audit: ServerAuditLog | null;
 }

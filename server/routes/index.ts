@@ -18,6 +18,7 @@ import { rateCardRoutes } from './rate-card.js';
 import { ledgerRoutes } from './ledger.js';
 import { costRoutes } from './costs.js';
 import { grantRoutes } from './grants.js';
+import { auditRoutes } from './audit.js';
 import { investmentRoutes } from './investments.js';
 import { serviceRoutes } from './services.js';
 import { statementRoutes } from './statements.js';
@@ -41,6 +42,7 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   printRoutes,
   ledgerRoutes,
   grantRoutes,
+  auditRoutes,
   costRoutes,
   equipmentRoutes,
   policyRoutes,

@@ -31,6 +31,7 @@ import { readUsage, requireUsage } from './usage.js';
 import { currentRateCard, rateCardById } from './rate-card.js';
 import { csvText, sendCsv } from './csv.js';
 import { Empty, NoQuery, ProblemSchema } from './schemas.js';
+import { AuditCheckpointRef, checkpointRef } from '../audit/log.js';
 
 /** A plan's quota key → the resource class it frees (docs/accounting.md). */
 export function quotaClass(key: string): string {
@@ -126,7 +127,10 @@ export async function computeMonth(
 }
 
 /** The subsidy claim of a closed month (404 when it is not closed), from its ledger and the services recorded in it. */
-export async function closedClaim(ctx: ServerContext, month: string): Promise<{ siteId: string; month: string; currency: string; lines: ClaimLine[]; total: SubsidyClaim['total'] }> {
+export async function closedClaim(
+  ctx: ServerContext,
+  month: string,
+): Promise<{ siteId: string; month: string; currency: string; lines: ClaimLine[]; total: SubsidyClaim['total']; checkpoint: AuditCheckpointRef | null }> {
   const source = requireUsage(ctx);
   const period = await ctx.db.selectFrom('billing_periods').selectAll().where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst();
   if (!period) throw problems.notFound(`a closed period ${month} (close it first: POST /api/v1/statements/${month}/close)`);
@@ -158,7 +162,9 @@ export async function closedClaim(ctx: ServerContext, month: string): Promise<{ 
   const foreign = costRows.find((c) => c.currency !== period.currency);
   if (foreign) throw problems.unprocessable(`a cost of ${month} is in ${foreign.currency}, the month was billed in ${period.currency}: record costs in the billing currency`);
   const claim = subsidyClaim(period.currency, entries, services, costRows.map((c) => ({ category: c.category, amountMinor: c.amount_minor })));
-  return { siteId: source.siteId, month, currency: claim.currency, lines: [...claim.lines], total: claim.total };
+  // The checkpoint covering every ledger entry, cost and change the claim was computed from.
+  const checkpoint = ctx.audit ? checkpointRef(await ctx.audit.checkpoint('report')) : null;
+  return { siteId: source.siteId, month, currency: claim.currency, lines: [...claim.lines], total: claim.total, checkpoint };
 }
 
 /** SHA-256 of the statements' canonical JSON (priceStatements sorts everything, so equal statements hash equal). */
@@ -227,7 +233,18 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
         body: Empty,
         response: {
           201: Type.Object(
-            { siteId: Type.String(), month: Type.String(), currency: Type.String(), statementsSha256: Type.String(), entries: Type.Integer(), amountMinor: Type.Integer(), referenceMinor: Type.Integer(), subsidyMinor: Type.Integer(), rateCardId: Type.Integer() },
+            {
+              siteId: Type.String(),
+              month: Type.String(),
+              currency: Type.String(),
+              statementsSha256: Type.String(),
+              entries: Type.Integer(),
+              amountMinor: Type.Integer(),
+              referenceMinor: Type.Integer(),
+              subsidyMinor: Type.Integer(),
+              rateCardId: Type.Integer(),
+              checkpoint: Type.Union([AuditCheckpointRef, Type.Null()], { description: "The server audit log's checkpoint signed right after the close (it covers the charges and the close)" }),
+            },
             { additionalProperties: false },
           ),
           409: ProblemSchema,
@@ -281,7 +298,8 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
         }
         await trx.insertInto('billing_periods').values({ site_id: siteId, period: month, closed_at: now, closed_by: actor, statements_sha256: digest, currency: result.currency, inputs: JSON.stringify(inputs) }).execute();
       });
-      return reply.code(201).send({ siteId, month, currency: result.currency, statementsSha256: digest, entries, amountMinor: amount, referenceMinor: reference, subsidyMinor: subsidy, rateCardId });
+      const checkpoint = ctx.audit ? checkpointRef(await ctx.audit.checkpoint(`close ${month}`)) : null;
+      return reply.code(201).send({ siteId, month, currency: result.currency, statementsSha256: digest, entries, amountMinor: amount, referenceMinor: reference, subsidyMinor: subsidy, rateCardId, checkpoint });
     },
   );
 
@@ -326,7 +344,22 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
           'From the month’s ledger (charges and adjustments) and the services recorded in it: services delivered, value at reference prices, fees collected, claimable gap. Categories: docs/accounting.md, "Subsidy claim".',
         params: Month,
         querystring: NoQuery,
-        response: { 200: Type.Object({ siteId: Type.String(), month: Type.String(), currency: Type.String(), lines: Type.Array(Type.Object({}, { additionalProperties: true })), total: Type.Object({}, { additionalProperties: true }) }, { additionalProperties: false }), 404: ProblemSchema, 422: ProblemSchema, 503: ProblemSchema },
+        response: {
+          200: Type.Object(
+            {
+              siteId: Type.String(),
+              month: Type.String(),
+              currency: Type.String(),
+              lines: Type.Array(Type.Object({}, { additionalProperties: true })),
+              total: Type.Object({}, { additionalProperties: true }),
+              checkpoint: Type.Union([AuditCheckpointRef, Type.Null()], { description: 'The server audit log checkpoint the claim was computed at' }),
+            },
+            { additionalProperties: false },
+          ),
+          404: ProblemSchema,
+          422: ProblemSchema,
+          503: ProblemSchema,
+        },
       },
     },
     async (req) => closedClaim(ctx, req.params.month),

@@ -24,12 +24,14 @@
  *   s.clock.advance(60_000)                           // time is the harness's
  *   await s.close();                                  // app, database and temp directory
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { pino } from 'pino';
 import { buildApp, type RouteArea, type ServerOptions } from '../../server/app.js';
+import { ServerAuditLog } from '../../server/audit/log.js';
 import type { LiveSource } from '../../server/routes/live.js';
 import type { Site } from '../../core/site/model.js';
 import { hashPassword } from '../../server/auth/passwords.js';
@@ -119,6 +121,8 @@ export async function makeTestServer(opts: TestServerOptions = {}): Promise<Test
     await migrate(db);
     const seed = await seedWorld(db, t, opts.bare ?? false);
     const policyVersions: number[] = [];
+    // Every test server keeps an audit log, as `facility server` does (its key made afresh).
+    const audit = await ServerAuditLog.open(db, { key: generateKeyPairSync('ed25519').privateKey, origin: 'openfacility/test-site', clock });
     app = await buildApp(
       {
         logger: pino({ level: 'silent' }),
@@ -131,6 +135,7 @@ export async function makeTestServer(opts: TestServerOptions = {}): Promise<Test
           loginFailuresPerAccount: 100,
           loginRefillMs: 1000,
           requestsPerMinute: 1_000_000,
+          audit,
           ...opts.server,
         },
         onPolicyChange: (v) => policyVersions.push(v),

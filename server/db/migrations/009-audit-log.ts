@@ -19,7 +19,7 @@
 import { sql, type Kysely } from 'kysely';
 
 /** The logged image of a row of each audited table (SQLite json_object; R is the row: the table's alias, NEW in triggers). */
-const IMAGES: readonly { table: string; source: string; ref: string; at: string; image: string }[] = [
+export const IMAGES: readonly { table: string; source: string; ref: string; at: string; image: string }[] = [
   {
     table: 'changes',
     source: 'change',
