@@ -16,12 +16,12 @@
  * machine classes (`laser-cutter`), or `desk-hot`, `desk-fixed`, `lab`,
  * `open-space`, `room`.
  */
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createHash } from 'node:crypto';
 import { subsidyClaim, type ClaimLedgerEntry, type ClaimLine, type ClaimService, type SubsidyClaim } from '../../core/accounting/claim.js';
-import { monthPeriod, priceStatements, pricingResources, type FreeTimeGrant, type MemberBilling, type PlanQuotas, type PricingResult } from '../../core/accounting/price.js';
+import { monthPeriod, priceStatements, pricingResources, type FreeTimeGrant, type MemberBilling, type PlanQuotas, type PricingResult, type StatementLine } from '../../core/accounting/price.js';
 import { parseRateCard } from '../../core/accounting/rates.js';
 import { ownMemberScope } from '../auth/principal.js';
 import { actorOf } from '../db/changes.js';
@@ -165,6 +165,40 @@ export async function closedClaim(
   // The checkpoint covering every ledger entry, cost and change the claim was computed from.
   const checkpoint = ctx.audit ? checkpointRef(await ctx.audit.checkpoint('report')) : null;
   return { siteId: source.siteId, month, currency: claim.currency, lines: [...claim.lines], total: claim.total, checkpoint };
+}
+
+const LineDifference = Type.Object(
+  {
+    line: Type.String({ description: 'party | member | resource class | local date | sessions' }),
+    change: Type.Union([Type.Literal('changed'), Type.Literal('gone'), Type.Literal('new')], { description: 'gone: frozen but not there now; new: there now but not frozen' }),
+    fields: Type.Array(Type.Object({ field: Type.String(), frozen: Type.Union([Type.Number(), Type.String(), Type.Null()]), now: Type.Union([Type.Number(), Type.String(), Type.Null()]) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+const COMPARED = ['quantity', 'freeQuantity', 'grantedQuantity', 'chargedQuantity', 'unitPriceMinor', 'startingFeeMinor', 'amountMinor', 'referenceMinor', 'subsidyMinor', 'rateVersion'] as const;
+
+/** Frozen statement lines against lines priced again, matched by party, member, class, date and the sessions they bill. */
+export function lineDifferences(
+  frozen: readonly { party: { kind: string; id: string }; line: StatementLine }[],
+  now: readonly { party: { kind: string; id: string }; line: StatementLine }[],
+): Static<typeof LineDifference>[] {
+  const key = (x: { party: { kind: string; id: string }; line: StatementLine }) =>
+    `${x.party.kind}:${x.party.id} | ${x.line.memberId} | ${x.line.resourceClass} | ${x.line.date} | ${x.line.sessions.map((s) => s.id).join(' ')}`;
+  const before = new Map(frozen.map((x) => [key(x), x.line]));
+  const after = new Map(now.map((x) => [key(x), x.line]));
+  const out: Static<typeof LineDifference>[] = [];
+  for (const [k, f] of before) {
+    const n = after.get(k);
+    if (!n) {
+      out.push({ line: k, change: 'gone', fields: COMPARED.map((field) => ({ field, frozen: f[field], now: null })) });
+      continue;
+    }
+    const fields = COMPARED.filter((field) => f[field] !== n[field]).map((field) => ({ field, frozen: f[field], now: n[field] }));
+    if (fields.length > 0) out.push({ line: k, change: 'changed', fields });
+  }
+  for (const [k, n] of after) if (!before.has(k)) out.push({ line: k, change: 'new', fields: COMPARED.map((field) => ({ field, frozen: null, now: n[field] })) });
+  return out;
 }
 
 /** SHA-256 of the statements' canonical JSON (priceStatements sorts everything, so equal statements hash equal). */
@@ -313,7 +347,16 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
         params: Month,
         querystring: NoQuery,
         response: {
-          200: Type.Object({ month: Type.String(), frozenSha256: Type.String(), recomputedSha256: Type.String(), same: Type.Boolean() }, { additionalProperties: false }),
+          200: Type.Object(
+            {
+              month: Type.String(),
+              frozenSha256: Type.String(),
+              recomputedSha256: Type.String(),
+              same: Type.Boolean(),
+              differences: Type.Array(LineDifference, { description: 'Line by line: what was frozen and what the raw signals give now' }),
+            },
+            { additionalProperties: false },
+          ),
           404: ProblemSchema,
           422: ProblemSchema,
           503: ProblemSchema,
@@ -329,7 +372,10 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
       // Priced with what the month was closed with (rate card, roster, grants), not today's.
       const { result } = await computeMonth(ctx, month, JSON.parse(closed.inputs) as BillingInputs);
       const recomputed = statementsDigest(result);
-      return { month, frozenSha256: closed.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed.statements_sha256 };
+      const charges = await ctx.db.selectFrom('ledger_entries').select(['party_type', 'party_id', 'line']).where('site_id', '=', source.siteId).where('period', '=', month).where('kind', '=', 'charge').orderBy('id').execute();
+      const frozen = charges.map((c) => ({ party: { kind: c.party_type, id: c.party_id }, line: JSON.parse(c.line) as StatementLine }));
+      const now = result.statements.flatMap((st) => st.lines.map((line) => ({ party: st.party, line })));
+      return { month, frozenSha256: closed.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed.statements_sha256, differences: lineDifferences(frozen, now) };
     },
   );
 

@@ -451,4 +451,24 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect(body.statements.map((st) => st.party)).toEqual([{ kind: 'member', id: server.seed.members.a }]);
     expect(body.unbilled).toEqual([]);
   });
+
+  it('a raw point changed in InfluxDB after closing: the month no longer reproduces, and verify shows the line that moved and how', async () => {
+    // B's laser job: the sample at 15:00 said 20 W (idle). Rewritten to 900 W, the job runs 5 minutes longer.
+    const t = D2 + 14 * H + 60 * MIN;
+    const sample = records.find((r) => r.kind === 'power' && r.ts === t)!;
+    expect(sample).toMatchObject({ powerW: 20 });
+    expect(await influx.client.write(toLine(toPoint({ ...sample, powerW: 900 } as JournalRecord)), 'ns')).toEqual({ ok: true });
+    const v = (await server.request('auditor', 'GET', '/api/v1/statements/2026-11/verify')).json<{ same: boolean; differences: { line: string; change: string; fields: { field: string; frozen: unknown; now: unknown }[] }[] }>();
+    expect(v.same).toBe(false);
+    expect(v.differences).toHaveLength(1);
+    expect(v.differences[0]!.line).toMatch(new RegExp(`^member:${server.seed.members.b} \\| ${server.seed.members.b} \\| machine:laser-cutter \\| 2026-11-25 \\| machine:laser-1:`));
+    expect(v.differences[0]!.change).toBe('changed');
+    expect(v.differences[0]!.fields.filter((f) => ['quantity', 'amountMinor'].includes(f.field))).toEqual([
+      { field: 'quantity', frozen: 54, now: 60 },
+      { field: 'amountMinor', frozen: 2700, now: 3000 },
+    ]);
+    // Put back as it was: reproduces again.
+    expect(await influx.client.write(toLine(toPoint(sample)), 'ns')).toEqual({ ok: true });
+    expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-11/verify')).json()).toMatchObject({ same: true, differences: [] });
+  });
 });
