@@ -22,11 +22,11 @@ import { utilisationParts } from '../../core/evaluation/utilisation.js';
 import type { Granularity, Interval } from '../../core/usage/calendar.js';
 import { metricsCalendars, metricsResources, utilisation, type UtilisationReport } from '../../core/usage/metrics.js';
 import type { UsageSession } from '../../core/usage/sessioniser.js';
-import { HttpProblem, problems } from '../problems.js';
+import { HttpProblem } from '../problems.js';
 import type { ServerContext } from '../routes/context.js';
 import { computeMonth } from '../routes/statements.js';
-import type { UsageSource } from '../routes/usage.js';
-import { usageForPeriod, UsageReadError, type PeriodUsage } from '../usage/readback.js';
+import { readUsage, type UsageSource } from '../routes/usage.js';
+import type { PeriodUsage } from '../usage/readback.js';
 
 /** How far the gathering has got: `step` 'usage' is the read-back (0–1 of the span), 'prices' the months priced. */
 export interface EvaluationProgress {
@@ -90,15 +90,9 @@ export function monthsOf(p: ReportPeriod): string[] {
  */
 export const EVALUATION_WINDOW_MS = 24 * 3600_000;
 
-/** A read-back with its failures as problems, as the usage routes answer them (422: the read; 503: InfluxDB). */
-async function readBack(source: UsageSource, from: number, to: number, onProgress?: (done: number) => void): Promise<PeriodUsage> {
-  try {
-    return await usageForPeriod(source.influx, source.config, { site: source.siteId, from, to, windowMs: EVALUATION_WINDOW_MS, ...(onProgress && { onProgress }) });
-  } catch (err) {
-    if (err instanceof UsageReadError) throw problems.unprocessable(err.message);
-    throw new HttpProblem(503, 'influxdb_unavailable', `could not read usage from InfluxDB: ${(err as Error).message}; check that InfluxDB is running and reachable (GET /healthz)`);
-  }
-}
+/** The read-back by day, with its failures as the usage routes answer them (422: the read; 503: InfluxDB). */
+const readBack = (source: UsageSource, from: number, to: number, onProgress?: (done: number) => void): Promise<PeriodUsage> =>
+  readUsage(source, from, to, { windowMs: EVALUATION_WINDOW_MS, ...(onProgress && { onProgress }) });
 
 const overlaps = (s: { start: number; end: number }, from: number, to: number): boolean => s.start < to && (s.end > from || s.start >= from);
 

@@ -20,7 +20,7 @@ import type { SessioniserConfig, UnknownGap, UsageSession } from '../../core/usa
 import type { InfluxV1Client } from '../../gateway/influx/client.js';
 import { ownMemberScope } from '../auth/principal.js';
 import { HttpProblem, problems } from '../problems.js';
-import { usageForPeriod, UsageReadError, type PeriodUsage } from '../usage/readback.js';
+import { usageForPeriod, UsageReadError, type PeriodUsage, type ReadbackOptions } from '../usage/readback.js';
 import type { ServerContext } from './context.js';
 import { ProblemSchema } from './schemas.js';
 
@@ -107,9 +107,9 @@ export function requireUsage(ctx: ServerContext): UsageSource {
 }
 
 /** A period's usage read back from InfluxDB, its failures as problems (422: the read itself; 503: InfluxDB). */
-export async function readUsage(source: UsageSource, from: number, to: number): Promise<PeriodUsage> {
+export async function readUsage(source: UsageSource, from: number, to: number, options: Pick<ReadbackOptions, 'windowMs' | 'onProgress'> = {}): Promise<PeriodUsage> {
   try {
-    return await usageForPeriod(source.influx, source.config, { site: source.siteId, from, to });
+    return await usageForPeriod(source.influx, source.config, { site: source.siteId, from, to, ...options });
   } catch (err) {
     if (err instanceof UsageReadError) throw problems.unprocessable(err.message);
     throw new HttpProblem(503, 'influxdb_unavailable', `could not read usage from InfluxDB: ${(err as Error).message}; check that InfluxDB is running and reachable (GET /healthz)`);
