@@ -262,6 +262,7 @@ export function survivalChart(
     body.push(textEl(mx, p.top + p.h + 14, String(m), 'text-anchor="middle"'));
   }
   body.push(textEl(p.left + p.w / 2, p.top + p.h + 30, labels.xLabel, 'text-anchor="middle"'));
+  const legend: { colour: string; text: string }[] = [];
   curves.forEach(({ label, curve }, ci) => {
     const c = colour(ci);
     let s = 1;
@@ -280,13 +281,23 @@ export function survivalChart(
     // The curve ends at the last follow-up time (beyond it the estimate is undefined).
     d += ` H${num(x(last))}`;
     if (curve.subjects > 0) body.push(`<path d="${d}" fill="none" stroke="${c}" stroke-width="2"><title>${escapeXml(`${label} (n = ${curve.subjects})`)}</title></path>`, ...ticks);
-    const ly = p.top + 6 + ci * 16;
-    body.push(`<line x1="${p.left + p.w - 150}" y1="${ly}" x2="${p.left + p.w - 130}" y2="${ly}" stroke="${c}" stroke-width="2"/>`);
-    body.push(textEl(p.left + p.w - 126, ly + 4, `${label} (n = ${curve.subjects})`));
+    legend.push({ colour: c, text: `${label} (n = ${curve.subjects})` });
   });
-  const ly = p.top + 6 + curves.length * 16;
-  body.push(`<line x1="${p.left + p.w - 140}" y1="${ly - 4}" x2="${p.left + p.w - 140}" y2="${ly + 4}" stroke="#333333" stroke-width="1.5"/>`);
-  body.push(textEl(p.left + p.w - 126, ly + 4, labels.censored));
+  // The legend sits at the bottom left, on a white box: survival curves start at the top and fall to the right,
+  // so that corner is the last a curve reaches.
+  const rows = legend.length + 1;
+  const lx = p.left + 8;
+  const top = p.top + p.h - 8 - rows * 16;
+  const widest = Math.max(labels.censored.length, ...legend.map((l) => l.text.length));
+  body.push(`<rect x="${lx - 4}" y="${top - 4}" width="${num(32 + widest * 7)}" height="${rows * 16 + 6}" fill="#ffffff" fill-opacity="0.85" stroke="#dddddd"/>`);
+  legend.forEach((l, i) => {
+    const ly = top + 8 + i * 16;
+    body.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 20}" y2="${ly}" stroke="${l.colour}" stroke-width="2"/>`);
+    body.push(textEl(lx + 24, ly + 4, l.text));
+  });
+  const ly = top + 8 + legend.length * 16;
+  body.push(`<line x1="${lx + 10}" y1="${ly - 4}" x2="${lx + 10}" y2="${ly + 4}" stroke="#333333" stroke-width="1.5"/>`);
+  body.push(textEl(lx + 24, ly + 4, labels.censored));
   if (curves.every((c) => c.curve.subjects === 0)) body.push(textEl(p.left + p.w / 2, p.top + p.h / 2, labels.noData, 'text-anchor="middle" fill="#666666"'));
   return frame(WIDTH, HEIGHT, labels, opts, body);
 }
