@@ -336,6 +336,37 @@ export interface RateCardsTable {
   created_by: string;
 }
 
+export type BookingStatus = 'requested' | 'confirmed' | 'cancelled' | 'released' | 'used' | 'no_show';
+export type BookingKind = 'booking' | 'block' | 'visitor';
+
+export interface BookingsTable {
+  id: string;
+  site_id: string;
+  resource_type: 'equipment' | 'desk' | 'room';
+  resource_id: string;
+  kind: BookingKind;
+  member_id: string | null;
+  visitor_id: string | null;
+  title: string | null;
+  from_ms: Instant;
+  to_ms: Instant;
+  /** The end plus the resource's buffer: nobody else may hold [from_ms, hold_to). */
+  hold_to: Instant;
+  status: BookingStatus;
+  used_at: Instant | null;
+  checked_at: Instant | null;
+  created_at: Instant;
+  created_by: string;
+  updated_at: Instant;
+}
+
+export interface BookingVisitorsTable {
+  id: string;
+  name: string;
+  contact: string;
+  created_at: Instant;
+}
+
 export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
@@ -361,6 +392,8 @@ export interface DB {
   audit_log: AuditLogTable;
   audit_keys: AuditKeysTable;
   audit_checkpoints: AuditCheckpointsTable;
+  bookings: BookingsTable;
+  booking_visitors: BookingVisitorsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -372,6 +405,7 @@ export type CertificationRow = Selectable<CertificationsTable>;
 export type TrainerRow = Selectable<TrainersTable>;
 export type EquipmentStatusRow = Selectable<EquipmentStatusTable>;
 export type EquipmentDowntimeRow = Selectable<EquipmentDowntimeTable>;
+export type BookingRow = Selectable<BookingsTable>;
 export type ServiceRow = Selectable<ServicesTable>;
 export type NewMember = Insertable<MembersTable>;
 export type MemberUpdate = Updateable<MembersTable>;

@@ -33,7 +33,7 @@ it('builds the whole schema on an empty database, and a second run does nothing'
   expect(first.applied).toEqual(Object.keys(MIGRATIONS));
   expect(first.version).toBe(LATEST_MIGRATION);
   expect(await tables(db)).toEqual([
-    'api_tokens', 'audit_checkpoints', 'audit_keys', 'audit_log', 'badges', 'billing_periods', 'certifications', 'changes', 'costs', 'equipment_downtime', 'equipment_status', 'free_time_grants', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'team_investments', 'teams', 'trainers', 'users',
+    'api_tokens', 'audit_checkpoints', 'audit_keys', 'audit_log', 'badges', 'billing_periods', 'booking_visitors', 'bookings', 'certifications', 'changes', 'costs', 'equipment_downtime', 'equipment_status', 'free_time_grants', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'team_investments', 'teams', 'trainers', 'users',
   ]);
   const again = await migrate(db);
   expect(again.applied).toEqual([]);
@@ -173,15 +173,14 @@ it('upgrades a database written by version 7 to version 8: teams keep their data
   await expect(db.insertInto('team_investments').values({ id: 'inv_4', team_id: 'team_1', ...inv, source: 'bank' as 'own' }).execute()).rejects.toThrow(/CHECK/);
 });
 
-it('upgrades a database written by the previous version to the latest: what is there goes into the audit log first, in order; then every write is logged and the log cannot be edited', async () => {
-  const names = Object.keys(MIGRATIONS);
+it('upgrades a database written by version 8 to version 9: what is there goes into the audit log first, in order; then every write is logged and the log cannot be edited', async () => {
   const db = fresh();
-  await migrate(db, names[names.length - 2]);
+  await migrate(db, '008-team-outcomes');
   expect(await tables(db)).not.toContain('audit_log');
   await db.insertInto('changes').values({ at: 100, actor: 'user:admin', entity: 'member', entity_id: 'mem_1', action: 'create', before: null, after: '{"name":"李雷"}' }).execute();
   await db.insertInto('rate_cards').values({ card: '{"versions":[]}', created_at: 50, created_by: 'user:admin' }).execute();
-  const r = await migrate(db);
-  expect(r.applied).toEqual([names[names.length - 1]]);
+  const r = await migrate(db, '009-audit-log');
+  expect(r.applied).toEqual(['009-audit-log']);
   const logged = await db.selectFrom('audit_log').select(['idx', 'at', 'source', 'ref', 'body', 'leaf_hash']).orderBy('idx').execute();
   expect(logged.map((l) => [l.idx, l.at, l.source, l.ref, l.leaf_hash])).toEqual([
     [1, 50, 'rate_card', '1', null],
@@ -201,6 +200,35 @@ it('upgrades a database written by the previous version to the latest: what is t
   // The leaf hash is set once, and only it.
   await sql`UPDATE audit_log SET leaf_hash = x'00' WHERE idx = 1`.execute(db);
   await expect(sql`UPDATE audit_log SET leaf_hash = x'01' WHERE idx = 1`.execute(db)).rejects.toThrow(/append-only/);
+});
+
+it('upgrades a database written by the previous version to the latest: bookings, and no two holding bookings of one resource overlap (buffer included)', async () => {
+  const names = Object.keys(MIGRATIONS);
+  const db = fresh();
+  await migrate(db, names[names.length - 2]);
+  expect(await tables(db)).not.toContain('bookings');
+  const now = Date.now();
+  await sql`INSERT INTO members (id, member_no, name, status, joined_on, created_at, updated_at) VALUES ('mem_1', 'M-1', '韩梅梅', 'active', '2026-01-01', ${now}, ${now})`.execute(db);
+  const r = await migrate(db);
+  expect(r.applied).toEqual([names[names.length - 1]]);
+  const row = (id: string, from: number, to: number, hold: number, status: 'confirmed' | 'requested' | 'cancelled' = 'confirmed') => ({
+    id, site_id: 'site-a', resource_type: 'equipment' as const, resource_id: 'laser-1', kind: 'booking' as const, member_id: 'mem_1', visitor_id: null, title: null,
+    from_ms: from, to_ms: to, hold_to: hold, status, used_at: null, checked_at: null, created_at: now, created_by: 'test', updated_at: now,
+  });
+  await db.insertInto('bookings').values(row('b1', 1000, 2000, 2500)).execute();
+  // Inside b1's buffer: refused; after it: fine; a request or a cancelled booking holds nothing.
+  await expect(db.insertInto('bookings').values(row('b2', 2400, 3000, 3000)).execute()).rejects.toThrow(/booking_conflict/);
+  await db.insertInto('bookings').values(row('b3', 2500, 3000, 3000)).execute();
+  await db.insertInto('bookings').values(row('b4', 1500, 1800, 1800, 'requested')).execute();
+  await db.insertInto('bookings').values(row('b5', 1500, 1800, 1800, 'cancelled')).execute();
+  // Confirming the overlapping request, or moving one onto another: refused.
+  await expect(db.updateTable('bookings').set({ status: 'confirmed' }).where('id', '=', 'b4').execute()).rejects.toThrow(/booking_conflict/);
+  await expect(db.updateTable('bookings').set({ from_ms: 1900 }).where('id', '=', 'b3').execute()).rejects.toThrow(/booking_conflict/);
+  // Another machine is another resource; a booking may change itself.
+  await db.insertInto('bookings').values({ ...row('b6', 1000, 2000, 2000), resource_id: 'laser-2' }).execute();
+  await db.updateTable('bookings').set({ to_ms: 1900, hold_to: 2400 }).where('id', '=', 'b1').execute();
+  await expect(db.insertInto('bookings').values({ ...row('b7', 0, 10, 10), member_id: null }).execute()).rejects.toThrow(/CHECK/);
+  await expect(db.insertInto('bookings').values(row('b8', 10, 10, 10)).execute()).rejects.toThrow(/CHECK/);
 });
 
 it('keeps referential integrity on (a badge needs its member)', async () => {

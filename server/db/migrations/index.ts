@@ -13,6 +13,7 @@ import * as m006 from './006-rate-cards.js';
 import * as m007 from './007-accounting-inputs.js';
 import * as m008 from './008-team-outcomes.js';
 import * as m009 from './009-audit-log.js';
+import * as m010 from './010-bookings.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001-reference-data': m001,
@@ -24,4 +25,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '007-accounting-inputs': m007,
   '008-team-outcomes': m008,
   '009-audit-log': m009,
+  '010-bookings': m010,
 });
