@@ -52,8 +52,17 @@ export function rssiPercentToLinkQuality(percent: number): number {
   return Math.round((Math.min(100, Math.max(0, percent)) * 255) / 100);
 }
 
-const TELE_ROUTES: Readonly<Record<string, TasmotaChannel>> = { SENSOR: 'tele/SENSOR', STATE: 'tele/STATE', LWT: 'tele/LWT' };
-const STAT_ROUTES: Readonly<Record<string, TasmotaChannel>> = { POWER: 'stat/POWER', POWER1: 'stat/POWER' };
+// Maps, not object literals: the last topic level is the device's choice, and `tele/<topic>/constructor`
+// must not find Object.prototype's properties (it did, and publish() returned undefined to the broker).
+const TELE_ROUTES: ReadonlyMap<string, TasmotaChannel> = new Map([
+  ['SENSOR', 'tele/SENSOR'],
+  ['STATE', 'tele/STATE'],
+  ['LWT', 'tele/LWT'],
+]);
+const STAT_ROUTES: ReadonlyMap<string, TasmotaChannel> = new Map([
+  ['POWER', 'stat/POWER'],
+  ['POWER1', 'stat/POWER'],
+]);
 
 const refused = (reason: AclReason): PublishDecision => Object.freeze({ ok: false, reason });
 const ignored = (why: string): PublishDecision => Object.freeze({ ok: true, route: null, ignored: why });
@@ -107,7 +116,7 @@ export const tasmotaDecoder: MqttDecoder = {
           // Tasmota retains only its LWT unless a *Retain option is on; those would
           // leave stale readings in the broker, so they are refused (docs/devices.md).
           if (retain && rest !== 'LWT') return RETAIN;
-          const channel = TELE_ROUTES[rest];
+          const channel = TELE_ROUTES.get(rest);
           if (channel) return route(channel);
           return /^INFO\d$/.test(rest) ? IGNORED_INFO : IGNORED_OTHER;
         }
@@ -115,7 +124,7 @@ export const tasmotaDecoder: MqttDecoder = {
           const rest = topic.slice(t.stat.length);
           if (!oneLevel(rest)) return NOT_OWN;
           if (retain) return RETAIN;
-          const channel = STAT_ROUTES[rest];
+          const channel = STAT_ROUTES.get(rest);
           if (channel) return route(channel);
           if (rest === 'RESULT') return IGNORED_RESULT;
           return rest.startsWith('STATUS') ? IGNORED_STATUS : IGNORED_OTHER;
