@@ -153,6 +153,18 @@ function describe(v: unknown): string {
   return typeof v === 'string' ? `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}` : typeof v;
 }
 
+/**
+ * An id or code from the payload, bounded for the rejection's detail. Arrays
+ * and objects are named, not printed: the device chooses their size and
+ * nesting, and JSON.stringify overflows the stack on a few thousand levels
+ * (which fit in MAX_SHELLY_PAYLOAD_BYTES).
+ */
+function brief(v: unknown): string {
+  if (typeof v === 'object' && v !== null) return describe(v);
+  const text = JSON.stringify(v) ?? typeof v;
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
+
 function parseObject(payload: Buffer): Json {
   let body: unknown;
   try {
@@ -312,7 +324,7 @@ function rpcReply(payload: Buffer): Signal[] {
   const error = body.error;
   if (error !== undefined && error !== null) {
     const e = isObject(error) ? error : {};
-    throw new Rejection('bad_value', `the device refused request ${JSON.stringify(body.id)}: ${JSON.stringify(e.code ?? null)} ${typeof e.message === 'string' ? e.message.slice(0, 200) : ''}`.trim());
+    throw new Rejection('bad_value', `the device refused request ${brief(body.id)}: ${brief(e.code ?? null)} ${typeof e.message === 'string' ? e.message.slice(0, 200) : ''}`.trim());
   }
   if (body.result === undefined) throw new Rejection('schema', 'an RPC reply has a result or an error');
   return [];
