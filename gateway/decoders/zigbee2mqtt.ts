@@ -85,7 +85,9 @@ const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d
 
 /** `last_seen` in ms since the epoch, or undefined when absent or of another form (e.g. "relative"). */
 export function parseLastSeen(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) && value > 0 ? value : undefined;
+  // Zigbee2MQTT's epoch form is Date.now(): whole ms. A fraction is not one of its forms, and would
+  // reach the signal's ts and from there InfluxDB line protocol, which takes integer timestamps only.
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : undefined;
   if (typeof value === 'string' && ISO_RE.test(value)) {
     const t = Date.parse(value);
     return Number.isNaN(t) ? undefined : t;
@@ -194,7 +196,14 @@ function field(body: Json, name: string): unknown {
   return v === null ? undefined : v;
 }
 
-const show = (v: unknown): string => `${typeof v === 'string' ? 'the string ' : ''}${JSON.stringify(v)?.slice(0, 60) ?? typeof v}`;
+/**
+ * A value for a rejection's detail. Arrays and objects are named, not printed: JSON.stringify
+ * overflows the stack (slowly) on a few thousand levels of nesting, which fit in a state message.
+ */
+function show(v: unknown): string {
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return `${typeof v === 'string' ? 'the string ' : ''}${JSON.stringify(v)?.slice(0, 60) ?? typeof v}`;
+}
 
 function decodeState(payload: Buffer, ctx: DecodeContext): DecodeResult {
   // An empty retained message clears the topic (a device removed or renamed): nothing happened.
