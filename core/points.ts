@@ -110,6 +110,15 @@ export function toPoint(r: JournalRecord): PointSpec {
       return { measurement: MEASUREMENTS.health, tags: signalTags(r), fields, timeNs: pointTimeNs(r.ts, subOf(r)) };
     }
     case 'system':
+      if (r.event === 'audit_key') {
+        return {
+          measurement: MEASUREMENTS.system,
+          tags: { event: r.event, site: r.site },
+          // The first key replaces none: written as "", read back as null.
+          fields: { key_id: r.keyId, public_key: r.publicKey, record_key: r.key, replaces: r.replaces ?? '' },
+          timeNs: pointTimeNs(r.ts, keyHash(r.key)),
+        };
+      }
       return {
         measurement: MEASUREMENTS.system,
         tags: { event: r.event, site: r.site },
@@ -242,8 +251,13 @@ export function fromPoint(measurement: string, row: Row, tsMs: number): JournalR
       return { ...common, kind, online: flag(row, 'online'), batteryPct: optNum(row, 'battery_pct'), linkQuality: optNum(row, 'link_quality') };
     }
     case 'system': {
+      const event = oneOf(str(row, 'event'), ['telemetry_shed', 'audit_key'] as const, 'event');
+      if (event === 'audit_key') {
+        const keyId = str(row, 'key_id');
+        return { kind, key: keyOf('gateway', 0), site, ts: tsMs, event, keyId, publicKey: str(row, 'public_key'), replaces: optStr(row, 'replaces') };
+      }
       const fromSeq = num(row, 'from_seq');
-      return { kind, key: keyOf('gateway', fromSeq), site, ts: tsMs, event: oneOf(str(row, 'event'), ['telemetry_shed'] as const, 'event'), count: num(row, 'count'), fromSeq, toSeq: num(row, 'to_seq') };
+      return { kind, key: keyOf('gateway', fromSeq), site, ts: tsMs, event, count: num(row, 'count'), fromSeq, toSeq: num(row, 'to_seq') };
     }
     case 'decision': {
       const device = str(row, 'device');

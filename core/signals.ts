@@ -83,18 +83,38 @@ export interface HealthSignal extends SignalCommon {
 
 export type Signal = BadgeSignal | OccupancySignal | PowerSignal | HealthSignal;
 
-/** Events the gateway itself journals (never from a device). */
-export interface SystemEvent {
+interface SystemCommon {
   readonly kind: 'system';
   readonly key: string;
   readonly site: string;
   readonly ts: number;
+}
+
+/** The journal was over capacity: the oldest unsent telemetry was dropped (their Merkle leaves stay). */
+export interface TelemetryShedEvent extends SystemCommon {
   readonly event: 'telemetry_shed';
-  /** For telemetry_shed: how many signals were dropped and the journal range they came from. */
+  /** How many signals were dropped and the journal range they came from. */
   readonly count: number;
   readonly fromSeq: number;
   readonly toSeq: number;
 }
+
+/**
+ * The gateway's checkpoint-signing key was created or replaced (docs/audit.md):
+ * checkpoints signed by `keyId` are trusted only once this record is in the log.
+ */
+export interface AuditKeyEvent extends SystemCommon {
+  readonly event: 'audit_key';
+  /** First 8 bytes (hex) of SHA-256 of the raw public key (core/audit/checkpoint.ts keyIdOf). */
+  readonly keyId: string;
+  /** The raw 32-byte Ed25519 public key, base64. */
+  readonly publicKey: string;
+  /** The key id this one retires; null for the gateway's first key. */
+  readonly replaces: string | null;
+}
+
+/** Events the gateway itself journals (never from a device). */
+export type SystemEvent = TelemetryShedEvent | AuditKeyEvent;
 
 /**
  * An access decision the gateway made on a swipe: journaled beside the swipe
