@@ -77,6 +77,12 @@ export const ConfigSchema = Type.Object(
       {
         maxPending: Pos(5_000_000, 'Unsent records kept while InfluxDB is away; beyond it telemetry is shed'),
         maxRejects: Pos(100_000, 'Rejected payloads kept for inspection'),
+        checkpointEveryMs: Type.Integer({
+          minimum: 1000,
+          maximum: 7 * 24 * 3600_000,
+          default: 3600_000,
+          description: 'Sign a checkpoint of the journal (its Merkle tree head) this often when anything was appended (docs/audit.md); 1 s to 7 days',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

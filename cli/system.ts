@@ -26,6 +26,7 @@ import { buildApp, type ServerOptions } from '../server/app.js';
 import { loadOrCreateAuditKey, ServerAuditLog } from '../server/audit/log.js';
 import { ensureAdmin } from '../server/auth/bootstrap.js';
 import { migrate, openSqlite, type ServerDb } from '../server/db/database.js';
+import { AUDIT_KEY_FILE } from './audit.js';
 import { ConfigError, type FacilityConfig } from './config.js';
 import { initSite, loadSiteFile } from './init.js';
 import { startSimulator, type SimHandle } from './sim.js';
@@ -181,7 +182,12 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
     const gateway = new Gateway(
       {
         mqtt: config.mqtt,
-        journal: { path: join(dataDir, 'journal.db'), ...config.journal },
+        journal: {
+          path: join(dataDir, 'journal.db'),
+          maxPending: config.journal.maxPending,
+          maxRejects: config.journal.maxRejects,
+          audit: { keyPath: join(dataDir, AUDIT_KEY_FILE), checkpointEveryMs: config.journal.checkpointEveryMs },
+        },
         sink: config.influx,
         influx: { url: influxUrl, db: config.influx.db, token: config.influx.token, username: config.influx.username, password: config.influx.password },
         time: config.time,

@@ -25,13 +25,19 @@ import { LiveView } from './live/live-view.js';
 import { SeriesWriter } from './live/series-writer.js';
 import { SignalIngress } from './ingress/signal-ingress.js';
 import { SerialReaders, type SerialReaderStatus } from './serial/readers.js';
-import { Journal, type JournalStats } from './journal/journal.js';
+import { Journal, type CheckpointSummary, type JournalStats } from './journal/journal.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import type { SinkStats } from './sink/influx-sink.js';
 
 export interface GatewayConfig {
   readonly mqtt: BrokerLimits & { readonly host: string; readonly port: number };
-  readonly journal: { readonly path: string; readonly maxPending: number; readonly maxRejects: number };
+  readonly journal: {
+    readonly path: string;
+    readonly maxPending: number;
+    readonly maxRejects: number;
+    /** Signed checkpoints of the journal (docs/audit.md); absent: none. */
+    readonly audit?: { readonly keyPath: string; readonly checkpointEveryMs: number };
+  };
   readonly sink: { readonly batchSize: number; readonly lingerMs: number; readonly minBackoffMs: number; readonly maxBackoffMs: number; readonly alarmAfterMs: number };
   /** Where the sink writes (InfluxDB v1 API: 1.x, or 2.x/3.x compatibility). */
   readonly influx: { readonly url: string; readonly db: string; readonly token: string | null; readonly username: string | null; readonly password: string | null };
@@ -91,6 +97,8 @@ export interface GatewayHealth {
     readonly tickMs: number;
     readonly maxTickMs: number;
   };
+  /** The tamper-evident journal: the newest signed checkpoint (null before the first, or without a key). */
+  readonly audit: { readonly lastCheckpoint: CheckpointSummary | null };
   readonly problems: readonly string[];
 }
 
@@ -313,6 +321,7 @@ export class Gateway {
       access,
       startup: this.startup,
       live: this.liveHealth(),
+      audit: { lastCheckpoint: this.journal.lastCheckpoint() },
       problems,
     };
   }

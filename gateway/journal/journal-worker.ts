@@ -9,12 +9,22 @@
  *   database when behind), encodes line protocol and writes to InfluxDB, all
  *   off the main thread. Its cursor is written by this connection too.
  *
+ * - The journal is a Merkle log (docs/audit.md): every row's leaf is appended
+ *   in the row's own transaction (./merkle-store.ts), so the tree is durable
+ *   exactly when the record is; the hashing runs here, off the main thread.
+ *   Checkpoints (signed tree heads) are signed here too, with the gateway's key.
+ *
  * Messages: see ./protocol.ts.
  */
 import Database from 'better-sqlite3';
+import type { KeyObject } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import type { SignalClass } from '../../core/signals.js';
+import { keyIdOf, rawPublicKey, signCheckpoint, type SignedCheckpoint } from '../../core/audit/checkpoint.js';
+import { rootAt } from '../../core/audit/merkle.js';
+import type { AuditKeyEvent, SignalClass } from '../../core/signals.js';
+import { keyFileStamp, loadOrCreateAuditKey } from './audit-keys.js';
+import { SqliteNodeStore } from './merkle-store.js';
 import { InfluxV1Client } from '../influx/client.js';
 import { InfluxSink, type SinkRow, type SinkSource } from '../sink/influx-sink.js';
 import {
@@ -26,6 +36,8 @@ import {
   RECORD_SEP,
   migrateJournal,
   type BatchReply,
+  type CheckpointReply,
+  type CheckpointSummary,
   type FromWorker,
   type ShedInfo,
   type SinkReport,
@@ -45,6 +57,9 @@ db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 5000');
 db.pragma('wal_autocheckpoint = 4000');
 migrateJournal(db);
+const tree = new SqliteNodeStore(db);
+/** Changes when another connection commits (e.g. `facility audit rotate-key` beside a running gateway). */
+let dataVersion = db.pragma('data_version', { simple: true }) as number;
 
 const insert = db.prepare<[string, number, number, number, string]>('INSERT OR IGNORE INTO journal (key, class, ts, at, body) VALUES (?, ?, ?, ?, ?)');
 const insertReject = db.prepare<[number, string | null, string, string, string, Buffer]>('INSERT INTO rejects (at, device, topic, reason, detail, payload) VALUES (?, ?, ?, ?, ?, ?)');
@@ -145,7 +160,6 @@ function report(): void {
 
 // ---- messages from the main thread -------------------------------------------------------------
 
-post({ type: 'ready', lastSeq, pending: [...pending] });
 
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
@@ -157,6 +171,9 @@ port.on('message', (msg: ToWorker) => {
     }
     case 'cursor':
       advanceCursor(msg.name, msg.seq, msg.delivered);
+      return;
+    case 'checkpoint':
+      post(checkpoint(msg));
       return;
     case 'stop':
       void (async () => {
@@ -179,8 +196,10 @@ function commit(msg: Extract<ToWorker, { type: 'batch' }>): { reply: BatchReply;
   const results = new Float64Array(n).fill(-1);
   const rows: SinkRow[] = [];
   let shed: ShedInfo | null = null;
+  noticeOtherWriters();
   try {
-    db.transaction(() => {
+    // The tree's transaction: the rows' leaves and nodes are written before it commits.
+    tree.transaction(() => {
       let room = init.maxPending - total();
       if (room < n) {
         shed = shedTelemetry(n - room + Math.ceil(init.maxPending / 100), at);
@@ -199,6 +218,7 @@ function commit(msg: Extract<ToWorker, { type: 'batch' }>): { reply: BatchReply;
         const r = insert.run(rec.slice(0, a), cls, Number(rec.slice(b + 1, c)), at, body);
         if (r.changes === 1) {
           const seq = Number(r.lastInsertRowid);
+          tree.appendRow(seq, body);
           results[i] = seq;
           pending[cls]!++;
           if (seq > lastSeq) lastSeq = seq;
@@ -209,10 +229,10 @@ function commit(msg: Extract<ToWorker, { type: 'batch' }>): { reply: BatchReply;
         }
       }
       for (const rj of rejects) addReject(rj.at, rj.device, rj.topic, rj.reason, rj.detail, rj.payload);
-    })();
+    });
   } catch (e) {
     const err = e as Error & { code?: string };
-    // The transaction rolled back: restore counts from the database's truth.
+    // The transaction rolled back (and the tree read its frontier again): restore counts from the database's truth.
     recount();
     return { reply: { type: 'failed', id: msg.id, code: err.code === 'SQLITE_FULL' ? 'storage_full' : 'io_error', message: err.message, lastSeq, pending: [...pending] }, rows: [] };
   }
@@ -237,11 +257,111 @@ function shedTelemetry(target: number, at: number): ShedInfo | null {
     toSeq,
   };
   const body = JSON.stringify(event);
-  const r = insert.run(event.key, CLASS_SYSTEM, event.ts, at, body);
+  const seq = insertSystem(event.key, event.ts, at, body);
+  return { seq, count: victims.length, fromSeq, toSeq, body };
+}
+
+/** Journals a record of the gateway's own, leaf and all (inside the caller's transaction). */
+function insertSystem(key: string, ts: number, at: number, body: string): number {
+  const r = insert.run(key, CLASS_SYSTEM, ts, at, body);
+  if (r.changes !== 1) throw new Error(`system record ${key} is already journaled`);
   const seq = Number(r.lastInsertRowid);
+  tree.appendRow(seq, body);
   pending[CLASS_SYSTEM]!++;
   lastSeq = Math.max(lastSeq, seq);
-  return { seq, count: victims.length, fromSeq, toSeq, body };
+  return seq;
+}
+
+/** Another connection committed since we last looked: our counts and the tree's frontier may be stale. */
+function noticeOtherWriters(): void {
+  const v = db.pragma('data_version', { simple: true }) as number;
+  if (v === dataVersion) return;
+  dataVersion = v;
+  recount();
+  tree.reload();
+}
+
+// ---- checkpoints (docs/audit.md) ---------------------------------------------------------------
+
+interface Audit {
+  readonly path: string;
+  key: KeyObject;
+  keyId: string;
+  stamp: string;
+}
+
+const origin = `openfacility/${init.site}`;
+const keyRow = db.prepare<[string], { retired_at: number | null }>('SELECT retired_at FROM audit_keys WHERE key_id = ?');
+const currentKeys = db.prepare<[], { key_id: string }>('SELECT key_id FROM audit_keys WHERE retired_at IS NULL ORDER BY created_at');
+const retireKey = db.prepare<[number, string]>('UPDATE audit_keys SET retired_at = ? WHERE key_id = ?');
+const addKey = db.prepare<[string, string, number]>('INSERT INTO audit_keys (key_id, public_key, created_at) VALUES (?, ?, ?)');
+const newestCheckpoint = db.prepare<[], { size: number; root: Buffer; time: number; key_id: string; sig: string }>('SELECT size, root, time, key_id, sig FROM checkpoints ORDER BY size DESC LIMIT 1');
+const addCheckpoint = db.prepare<[number, Buffer, number, string, string]>('INSERT INTO checkpoints (size, root, time, key_id, sig) VALUES (?, ?, ?, ?, ?)');
+
+function openAudit(): Audit | null {
+  if (init.auditKeyPath === null) return null;
+  const key = loadOrCreateAuditKey(init.auditKeyPath);
+  const a: Audit = { path: init.auditKeyPath, key, keyId: keyIdOf(key), stamp: keyFileStamp(init.auditKeyPath) };
+  registerKey(a, init.openedAt);
+  return a;
+}
+
+/**
+ * Makes the key file's key the log's signing key, if it is not yet: retires
+ * the current one(s) (kept, so their checkpoints keep verifying) and journals
+ * an audit_key record, so the key is announced in the log before it signs.
+ * A retired key is never taken back into use.
+ */
+function registerKey(a: Audit, now: number): void {
+  tree.transaction(() => {
+    const known = keyRow.get(a.keyId);
+    if (known) {
+      if (known.retired_at !== null) throw new Error(`the audit key in ${a.path} (${a.keyId}) was retired; it must not sign again (make a new one: facility audit rotate-key)`);
+      return;
+    }
+    const replaced = currentKeys.all().map((r) => r.key_id);
+    for (const id of replaced) retireKey.run(now, id);
+    const publicKey = rawPublicKey(a.key).toString('base64');
+    addKey.run(a.keyId, publicKey, now);
+    const event: AuditKeyEvent = { kind: 'system', key: `system:audit_key:${a.keyId}`, site: init.site, ts: now, event: 'audit_key', keyId: a.keyId, publicKey, replaces: replaced.at(-1) ?? null };
+    insertSystem(event.key, event.ts, now, JSON.stringify(event));
+  });
+}
+
+function lastCheckpointSummary(): CheckpointSummary | null {
+  const r = newestCheckpoint.get();
+  return r ? { size: r.size, time: r.time, keyId: r.key_id } : null;
+}
+
+function checkpoint(msg: Extract<ToWorker, { type: 'checkpoint' }>): CheckpointReply {
+  if (!audit) return { type: 'checkpoint', id: msg.id, ok: false, message: 'this journal has no audit key (no checkpoints)' };
+  try {
+    noticeOtherWriters();
+    // A rotation replaces the key file: take the new key (and announce it in the log) before signing.
+    const stamp = keyFileStamp(audit.path);
+    if (stamp !== audit.stamp) {
+      const key = loadOrCreateAuditKey(audit.path);
+      const next: Audit = { path: audit.path, key, keyId: keyIdOf(key), stamp };
+      registerKey(next, msg.at);
+      Object.assign(audit, next);
+    }
+    let signed: SignedCheckpoint | null = null;
+    tree.transaction(() => {
+      const last = newestCheckpoint.get();
+      const size = tree.size();
+      if (last && last.size >= size) {
+        if (msg.force) signed = { checkpoint: { origin, size: last.size, root: new Uint8Array(last.root), time: last.time }, signature: { keyId: last.key_id, sig: last.sig }, cosignatures: [] };
+        return;
+      }
+      const s = signCheckpoint({ origin, size, root: rootAt(tree, size), time: msg.at }, audit.key);
+      addCheckpoint.run(size, Buffer.from(s.checkpoint.root), s.checkpoint.time, s.signature.keyId, s.signature.sig);
+      signed = s;
+    });
+    return { type: 'checkpoint', id: msg.id, ok: true, signed };
+  } catch (e) {
+    recount();
+    return { type: 'checkpoint', id: msg.id, ok: false, message: (e as Error).message };
+  }
 }
 
 function recount(): void {
@@ -249,3 +369,7 @@ function recount(): void {
   for (const r of db.prepare<[number], { class: number; n: number }>('SELECT class, count(*) AS n FROM journal WHERE seq > ? GROUP BY class').all(sinkCursor)) pending[r.class] = r.n;
   lastSeq = db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM journal').get()?.m ?? 0;
 }
+
+// Last: everything above is declared by now. Registering a new key journals a record, so it precedes 'ready'.
+const audit = openAudit();
+post({ type: 'ready', lastSeq, pending: [...pending], lastCheckpoint: lastCheckpointSummary() });

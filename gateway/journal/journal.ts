@@ -15,14 +15,18 @@
  * - The InfluxDB sink runs on the writer thread too (../sink/influx-sink.ts),
  *   and reports its state here. Cursors and rejects are read through a
  *   read-only connection on this thread (WAL lets it read beside the writer).
+ * - The journal is a Merkle log, and the writer signs checkpoints of it
+ *   (docs/audit.md): every `audit.checkpointEveryMs` when anything was
+ *   appended since the last one, and on request (`checkpoint()`).
  */
 import Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import type { SignedCheckpoint } from '../../core/audit/checkpoint.js';
 import type { Clock } from '../../core/clock.js';
 import type { JournalRecord, SignalClass } from '../../core/signals.js';
 import type { SinkStats } from '../sink/influx-sink.js';
-import { BATCH_BUFFER_BYTES, CLASS_BY_CODE, CLASS_CODE, FIELD_SEP, RECORD_SEP, type FromWorker, type RejectRow, type SinkInit, type SinkReport, type ToWorker, type WorkerInit } from './protocol.js';
+import { BATCH_BUFFER_BYTES, CLASS_BY_CODE, CLASS_CODE, FIELD_SEP, RECORD_SEP, type CheckpointSummary, type FromWorker, type RejectRow, type SinkInit, type SinkReport, type ToWorker, type WorkerInit } from './protocol.js';
 
 export { CLASS_CODE };
 
@@ -66,7 +70,11 @@ export interface JournalOptions {
   /** The InfluxDB sink, run on the writer thread; null for none. */
   readonly sink: SinkInit | null;
   readonly logLevel?: string;
+  /** Checkpoints: the signing key's file (created on first start) and how often to sign; absent: none (the tree is kept regardless). */
+  readonly audit?: { readonly keyPath: string; readonly checkpointEveryMs: number };
 }
+
+export type { CheckpointSummary };
 
 export interface JournalStats {
   readonly lastSeq: number;
@@ -121,6 +129,9 @@ export class Journal {
   private lastCommitMs = 0;
   private failing: string | null = null;
   private stopping = false;
+  private lastCheckpointSummary: CheckpointSummary | null = null;
+  private readonly checkpointWaiters = new Map<number, { resolve: (s: SignedCheckpoint) => void; reject: (e: Error) => void }>();
+  private checkpointTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: JournalOptions) {}
 
@@ -135,6 +146,8 @@ export class Journal {
       sink: this.opts.sink,
       logLevel: this.opts.logLevel ?? 'info',
       batchBuffer: this.batchBuffer,
+      auditKeyPath: this.opts.audit?.keyPath ?? null,
+      openedAt: this.opts.clock.now(),
     };
     const worker = workerUrl.pathname.endsWith('.ts')
       ? // Running from TypeScript sources (tests, development): load the writer through tsx.
@@ -157,6 +170,11 @@ export class Journal {
     this.worker = worker;
     this.lastSeq = ready.lastSeq;
     this.pendingByClass = [...ready.pending];
+    this.lastCheckpointSummary = ready.lastCheckpoint;
+    if (this.opts.audit) {
+      this.checkpointTimer = setInterval(() => this.requestCheckpoint(false), this.opts.audit.checkpointEveryMs);
+      this.checkpointTimer.unref();
+    }
     this.reader = new Database(this.opts.path, { readonly: true, fileMustExist: true });
     this.opts.logger.info({ path: this.opts.path, lastSeq: this.lastSeq, pending: this.pendingTotal() }, 'journal opened');
   }
@@ -226,6 +244,50 @@ export class Journal {
     // Keys are compared as text: everything starting with the prefix sorts below prefix + U+FFFF.
     const row = this.reader!.prepare('SELECT body FROM journal WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT 1').get(prefix, `${prefix}\uffff`) as { body: string } | undefined;
     return row ? (JSON.parse(row.body) as JournalRecord) : null;
+  }
+
+  /**
+   * A signed checkpoint of the log as it stands after everything appended so
+   * far: a new one when anything was appended since the last, else the last.
+   */
+  checkpoint(): Promise<SignedCheckpoint> {
+    return new Promise((resolve, reject) => {
+      if (!this.worker || this.stopping) {
+        reject(new JournalError('closed', 'journal is not open'));
+        return;
+      }
+      const id = this.requestCheckpoint(true);
+      this.checkpointWaiters.set(id, { resolve, reject });
+    });
+  }
+
+  /** The newest checkpoint signed (size, time, key id), for /healthz; null before the first. */
+  lastCheckpoint(): CheckpointSummary | null {
+    return this.lastCheckpointSummary;
+  }
+
+  private requestCheckpoint(force: boolean): number {
+    const id = this.nextId++;
+    // Sent behind the batch in flight (the writer handles messages in order); a queued batch goes after it.
+    this.post({ type: 'checkpoint', id, at: this.opts.clock.now(), force });
+    return id;
+  }
+
+  private onCheckpoint(m: Extract<FromWorker, { type: 'checkpoint' }>): void {
+    const waiter = this.checkpointWaiters.get(m.id);
+    this.checkpointWaiters.delete(m.id);
+    if (m.ok) {
+      if (m.signed) {
+        const c = m.signed.checkpoint;
+        this.lastCheckpointSummary = { size: c.size, time: c.time, keyId: m.signed.signature.keyId };
+        if (waiter) waiter.resolve(m.signed);
+      } else if (waiter) {
+        waiter.reject(new JournalError('io_error', 'no checkpoint: the log is empty'));
+      }
+      return;
+    }
+    this.opts.logger.error({ message: m.message }, 'could not sign a journal checkpoint');
+    waiter?.reject(new JournalError('io_error', `could not sign a checkpoint: ${m.message}`));
   }
 
   /** Rejected payloads are kept for inspection; they ride along with the next commit. */
@@ -316,6 +378,8 @@ export class Journal {
     if (!worker || this.stopping) return;
     await this.idle();
     this.stopping = true;
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    this.checkpointTimer = null;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, drainMs + 5000);
       worker.on('message', (m: FromWorker) => {
@@ -375,6 +439,10 @@ export class Journal {
 
   private onMessage(m: FromWorker): void {
     if (m.type === 'ready' || m.type === 'stopped') return;
+    if (m.type === 'checkpoint') {
+      this.onCheckpoint(m);
+      return;
+    }
     this.lastSeq = m.lastSeq;
     this.pendingByClass = [...m.pending];
     if (m.type === 'sink') {
@@ -456,6 +524,10 @@ export class Journal {
     this.inFlight = null;
     const jerr = new JournalError('io_error', `journal writer failed: ${err.message}`);
     for (const p of [...(flight?.batch ?? []), ...this.queue]) p.cb(jerr);
+    for (const w of this.checkpointWaiters.values()) w.reject(jerr);
+    this.checkpointWaiters.clear();
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    this.checkpointTimer = null;
     this.queue = [];
     this.pendingAccess.clear();
     this.worker = null;

@@ -1,7 +1,9 @@
 /** The journal's schema and the messages between the main thread and the writer thread. */
 import type Database from 'better-sqlite3';
+import type { SignedCheckpoint } from '../../core/audit/checkpoint.js';
 import type { SignalClass } from '../../core/signals.js';
 import type { SinkStats } from '../sink/influx-sink.js';
+import { hashExistingRows } from './merkle-store.js';
 
 export const CLASS_CODE: Readonly<Record<SignalClass, number>> = { access: 0, billing: 1, telemetry: 2, system: 3 };
 export const CLASS_BY_CODE: readonly SignalClass[] = ['access', 'billing', 'telemetry', 'system'];
@@ -36,6 +38,17 @@ export interface WorkerInit {
   readonly logLevel: string;
   /** The shared batch buffer (BATCH_BUFFER_BYTES). */
   readonly batchBuffer: SharedArrayBuffer;
+  /** The checkpoint-signing key (PKCS8 PEM, created on first start); null: no checkpoints (the Merkle tree is kept regardless). */
+  readonly auditKeyPath: string | null;
+  /** The gateway's clock when the journal was opened (a key registered at start is stamped with it). */
+  readonly openedAt: number;
+}
+
+/** A checkpoint as the journal keeps it (table checkpoints), and as /healthz reports the last one. */
+export interface CheckpointSummary {
+  readonly size: number;
+  readonly time: number;
+  readonly keyId: string;
 }
 
 export interface RejectRow {
@@ -57,6 +70,11 @@ export type ToWorker =
    */
   | { readonly type: 'batch'; readonly id: number; readonly at: number; readonly count: number; readonly bytes: number; readonly rejects: RejectRow[] }
   | { readonly type: 'cursor'; readonly name: string; readonly seq: number; readonly delivered: readonly number[] }
+  /**
+   * Sign a checkpoint of the log as it is now (after every batch sent before). `force`: answer with the
+   * newest checkpoint even when nothing was appended since it (on request); otherwise (the timer) that is skipped.
+   */
+  | { readonly type: 'checkpoint'; readonly id: number; readonly at: number; readonly force: boolean }
   /** Let the sink write what is journaled (at most drainMs), then close. */
   | { readonly type: 'stop'; readonly drainMs: number };
 
@@ -92,10 +110,21 @@ export type SinkReport = Counts & {
   readonly failed: Readonly<Record<'retry' | 'split' | 'drop' | 'fatal', number>>;
 };
 
-export type FromWorker = (Counts & { readonly type: 'ready' }) | BatchReply | SinkReport | { readonly type: 'stopped' };
+export type CheckpointReply =
+  | { readonly type: 'checkpoint'; readonly id: number; readonly ok: true; readonly signed: SignedCheckpoint | null }
+  | { readonly type: 'checkpoint'; readonly id: number; readonly ok: false; readonly message: string };
 
-const SCHEMA_VERSION = 1;
-const MIGRATIONS: readonly string[] = [
+export type FromWorker =
+  | (Counts & { readonly type: 'ready'; readonly lastCheckpoint: CheckpointSummary | null })
+  | BatchReply
+  | SinkReport
+  | CheckpointReply
+  | { readonly type: 'stopped' };
+
+/** A schema step: SQL, or a function for steps that compute (v2 hashes the rows already there). */
+type Migration = string | ((db: Database.Database) => void);
+
+const MIGRATIONS: readonly Migration[] = [
   // seq is the rowid: the newest row is never deleted (shedding spares it), so max(seq)+1 never
   // reuses a number, and duplicates (INSERT OR IGNORE) consume none: seq stays gap-free but for shedding.
   `CREATE TABLE journal (
@@ -116,7 +145,18 @@ const MIGRATIONS: readonly string[] = [
      detail  TEXT NOT NULL,
      payload BLOB NOT NULL
    );`,
+  // v2: the journal is a Merkle log (docs/audit.md). Leaf i is the row with seq i+1; merkle_nodes holds
+  // every perfect subtree (level, index); checkpoints are signed tree heads; audit_keys every signing key
+  // ever used (retired ones kept, so old checkpoints keep verifying).
+  (db) => {
+    db.exec(`CREATE TABLE merkle_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;
+      CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, time INTEGER NOT NULL, key_id TEXT NOT NULL, sig TEXT NOT NULL);
+      CREATE TABLE audit_keys (key_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, created_at INTEGER NOT NULL, retired_at INTEGER);`);
+    hashExistingRows(db);
+  },
 ];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export function migrateJournal(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
@@ -124,8 +164,10 @@ export function migrateJournal(db: Database.Database): void {
     throw new Error(`journal schema version ${version} is newer than this program supports (${SCHEMA_VERSION}); upgrade OpenFacility`);
   }
   for (let v = version; v < MIGRATIONS.length; v++) {
+    const step = MIGRATIONS[v]!;
     db.transaction(() => {
-      db.exec(MIGRATIONS[v]!);
+      if (typeof step === 'string') db.exec(step);
+      else step(db);
       db.pragma(`user_version = ${v + 1}`);
     })();
   }

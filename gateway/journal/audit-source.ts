@@ -1,0 +1,55 @@
+/**
+ * A journal file as the verifier's input (core/audit/verify-journal.ts):
+ * read-only, two connections (one streams the rows while the other answers
+ * node lookups; better-sqlite3 keeps a connection busy while it iterates).
+ */
+import Database from 'better-sqlite3';
+import type { AuditKey, JournalAuditInput, StoredCheckpoint } from '../../core/audit/verify-journal.js';
+
+export interface JournalAuditSource {
+  /** Everything but onProgress / trustedKeys, which the caller adds. */
+  readonly input: Omit<JournalAuditInput, 'onProgress' | 'trustedKeys'>;
+  close(): void;
+}
+
+export class JournalNotAuditable extends Error {
+  override readonly name = 'JournalNotAuditable';
+}
+
+export function openJournalAudit(path: string): JournalAuditSource {
+  const rowsDb = new Database(path, { readonly: true, fileMustExist: true });
+  const nodesDb = new Database(path, { readonly: true, fileMustExist: true });
+  const close = () => {
+    rowsDb.close();
+    nodesDb.close();
+  };
+  try {
+    const version = rowsDb.pragma('user_version', { simple: true }) as number;
+    if (version < 2) throw new JournalNotAuditable(`${path} is a journal of schema v${version}, before it was a Merkle log: start the gateway on it once to upgrade it (the upgrade hashes its rows)`);
+    const nodeStmt = nodesDb.prepare<[number, number], { hash: Buffer }>('SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?');
+    const treeSize = (nodesDb.prepare('SELECT max(idx) AS m FROM merkle_nodes WHERE level = 0').get() as { m: number | null }).m;
+    const checkpoints: StoredCheckpoint[] = (nodesDb.prepare('SELECT size, root, time, key_id, sig FROM checkpoints ORDER BY size').all() as { size: number; root: Buffer; time: number; key_id: string; sig: string }[]).map(
+      (r) => ({ size: r.size, root: new Uint8Array(r.root), time: r.time, keyId: r.key_id, sig: r.sig }),
+    );
+    const keys: AuditKey[] = (nodesDb.prepare('SELECT key_id, public_key, created_at, retired_at FROM audit_keys ORDER BY created_at').all() as { key_id: string; public_key: string; created_at: number; retired_at: number | null }[]).map(
+      (r) => ({ keyId: r.key_id, publicKey: r.public_key, createdAt: r.created_at, retiredAt: r.retired_at }),
+    );
+    const rowsStmt = rowsDb.prepare('SELECT seq, body FROM journal ORDER BY seq');
+    return {
+      input: {
+        rows: { [Symbol.iterator]: () => rowsStmt.iterate() as IterableIterator<{ seq: number; body: string }> },
+        treeSize: treeSize === null ? 0 : treeSize + 1,
+        node: (level, index) => {
+          const r = nodeStmt.get(level, index);
+          return r ? new Uint8Array(r.hash) : null;
+        },
+        checkpoints,
+        keys,
+      },
+      close,
+    };
+  } catch (e) {
+    close();
+    throw e;
+  }
+}
