@@ -16,13 +16,13 @@
  * machine classes (`laser-cutter`), or `desk-hot`, `desk-fixed`, `lab`,
  * `open-space`, `room`.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { createHash } from 'node:crypto';
 import { subsidyClaim, type ClaimLedgerEntry, type ClaimLine, type ClaimService, type SubsidyClaim } from '../../core/accounting/claim.js';
-import { monthPeriod, priceStatements, pricingResources, type FreeTimeGrant, type MemberBilling, type PlanQuotas, type PricingResult, type StatementLine } from '../../core/accounting/price.js';
+import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type PlanQuotas, type PricingResult, type StatementLine } from '../../core/accounting/price.js';
 import { parseRateCard } from '../../core/accounting/rates.js';
+import { lineDifferences, partyLines, statementsDigest, type BillingInputs } from '../../core/accounting/reproduce.js';
 import { ownMemberScope } from '../auth/principal.js';
 import { actorOf } from '../db/changes.js';
 import { problems } from '../problems.js';
@@ -57,19 +57,6 @@ const StatementsResponse = Type.Object(
   },
   { additionalProperties: false },
 );
-
-/**
- * What a month is priced with besides the raw signals: the rate card, the
- * members' billing facts, the plans' quotas and the free-time grants. Frozen
- * on the period row when the month is closed, so that verifying it later
- * re-prices the raw signals with exactly these, whatever the roster says then.
- */
-export interface BillingInputs {
-  readonly rateCardId: number;
-  readonly members: Readonly<Record<string, MemberBilling>>;
-  readonly plans: Readonly<Record<string, PlanQuotas>>;
-  readonly grants: readonly FreeTimeGrant[];
-}
 
 /** The billing inputs as the roster, the newest rate card and the grants stand now, for [from, to). */
 async function currentInputs(ctx: ServerContext, from: number, to: number): Promise<BillingInputs> {
@@ -175,36 +162,6 @@ const LineDifference = Type.Object(
   },
   { additionalProperties: false },
 );
-
-const COMPARED = ['quantity', 'freeQuantity', 'grantedQuantity', 'chargedQuantity', 'unitPriceMinor', 'startingFeeMinor', 'amountMinor', 'referenceMinor', 'subsidyMinor', 'rateVersion'] as const;
-
-/** Frozen statement lines against lines priced again, matched by party, member, class, date and the sessions they bill. */
-export function lineDifferences(
-  frozen: readonly { party: { kind: string; id: string }; line: StatementLine }[],
-  now: readonly { party: { kind: string; id: string }; line: StatementLine }[],
-): Static<typeof LineDifference>[] {
-  const key = (x: { party: { kind: string; id: string }; line: StatementLine }) =>
-    `${x.party.kind}:${x.party.id} | ${x.line.memberId} | ${x.line.resourceClass} | ${x.line.date} | ${x.line.sessions.map((s) => s.id).join(' ')}`;
-  const before = new Map(frozen.map((x) => [key(x), x.line]));
-  const after = new Map(now.map((x) => [key(x), x.line]));
-  const out: Static<typeof LineDifference>[] = [];
-  for (const [k, f] of before) {
-    const n = after.get(k);
-    if (!n) {
-      out.push({ line: k, change: 'gone', fields: COMPARED.map((field) => ({ field, frozen: f[field], now: null })) });
-      continue;
-    }
-    const fields = COMPARED.filter((field) => f[field] !== n[field]).map((field) => ({ field, frozen: f[field], now: n[field] }));
-    if (fields.length > 0) out.push({ line: k, change: 'changed', fields });
-  }
-  for (const [k, n] of after) if (!before.has(k)) out.push({ line: k, change: 'new', fields: COMPARED.map((field) => ({ field, frozen: null, now: n[field] })) });
-  return out;
-}
-
-/** SHA-256 of the statements' canonical JSON (priceStatements sorts everything, so equal statements hash equal). */
-export function statementsDigest(result: PricingResult): string {
-  return createHash('sha256').update(JSON.stringify({ currency: result.currency, from: result.from, to: result.to, statements: result.statements })).digest('hex');
-}
 
 /** The statement CSV's columns, one row per statement line (money in minor units). */
 export const STATEMENT_CSV_COLUMNS = [
@@ -374,8 +331,8 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
       const recomputed = statementsDigest(result);
       const charges = await ctx.db.selectFrom('ledger_entries').select(['party_type', 'party_id', 'line']).where('site_id', '=', source.siteId).where('period', '=', month).where('kind', '=', 'charge').orderBy('id').execute();
       const frozen = charges.map((c) => ({ party: { kind: c.party_type, id: c.party_id }, line: JSON.parse(c.line) as StatementLine }));
-      const now = result.statements.flatMap((st) => st.lines.map((line) => ({ party: st.party, line })));
-      return { month, frozenSha256: closed.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed.statements_sha256, differences: lineDifferences(frozen, now) };
+      const differences = lineDifferences(frozen, partyLines(result)).map((d) => ({ ...d, fields: [...d.fields] }));
+      return { month, frozenSha256: closed.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed.statements_sha256, differences };
     },
   );
 

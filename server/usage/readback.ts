@@ -14,7 +14,8 @@
  */
 import type { JournalRecord } from '../../core/signals.js';
 import { fromPoint, MEASUREMENTS, PointReadError } from '../../core/points.js';
-import { Sessioniser, type SessioniserConfig, type UnknownGap, type UsageSession } from '../../core/usage/sessioniser.js';
+import { DEFAULT_LOOKBACK_MS, PeriodCollector, readStart } from '../../core/usage/period.js';
+import type { SessioniserConfig, UnknownGap, UsageSession } from '../../core/usage/sessioniser.js';
 import { quoteIdentifier, type InfluxV1Client } from '../../gateway/influx/client.js';
 
 /** The measurements the sessioniser reads in full (and device_health: availability changes only). */
@@ -49,7 +50,6 @@ export class UsageReadError extends Error {
   override readonly name = 'UsageReadError';
 }
 
-const DEFAULT_LOOKBACK_MS = 24 * 3600_000;
 /** Six hours: long enough that InfluxDB's per-query cost is amortised, short enough to bound memory. */
 const DEFAULT_WINDOW_MS = 6 * 3600_000;
 
@@ -103,31 +103,17 @@ export async function* readRecords(
   }
 }
 
-/** Sessions of a period, computed from InfluxDB through the sessioniser. */
+/** Sessions of a period, computed from InfluxDB through the sessioniser (core/usage/period.ts). */
 export async function usageForPeriod(influx: InfluxV1Client, cfg: SessioniserConfig, o: ReadbackOptions): Promise<PeriodUsage> {
   if (!(o.from < o.to)) throw new UsageReadError(`the period is empty: from (${o.from}) must be before to (${o.to})`);
-  const longestTimeout = Math.max(0, ...Object.values(cfg.spaces).map((s) => s.timeoutMs));
-  const lookback = Math.max(o.lookbackMs ?? DEFAULT_LOOKBACK_MS, longestTimeout);
-  const readFrom = o.from - lookback;
-  const sessioniser = new Sessioniser(cfg);
-  const sessions: UsageSession[] = [];
-  const gaps: UnknownGap[] = [];
+  const readFrom = readStart(cfg, o.from, o.lookbackMs ?? DEFAULT_LOOKBACK_MS);
+  const collector = new PeriodCollector(cfg, o.from, o.to);
   const unreadable = { count: 0, first: null as string | null };
   let records = 0;
-  const keep = (outs: ReturnType<Sessioniser['push']>) => {
-    for (const x of outs) {
-      if (x.kind === 'gap') {
-        if (x.to > o.from && x.from < o.to) gaps.push(x);
-      } else if (x.end > o.from && x.start < o.to) sessions.push(x);
-    }
-  };
   const span = o.to - readFrom;
   for await (const batch of readRecords(influx, { site: o.site, from: readFrom, to: o.to, ...(o.windowMs !== undefined && { windowMs: o.windowMs }), onWindow: (end) => o.onProgress?.((end - readFrom) / span) }, unreadable)) {
-    for (const r of batch) keep(sessioniser.push(r));
+    collector.push(batch);
     records += batch.length;
   }
-  const end = sessioniser.flush(o.to);
-  keep(end.closed);
-  keep(end.openGaps);
-  return { from: o.from, to: o.to, sessions, open: end.open, gaps, records, unreadable };
+  return { from: o.from, to: o.to, ...collector.finish(), records, unreadable };
 }
