@@ -29,6 +29,7 @@ import { ROUTE_AREAS } from './routes/index.js';
 import type { UsageSource } from './routes/usage.js';
 import type { ServerAuditLog } from './audit/log.js';
 import { PolicyEvents } from './policy/events.js';
+import { DEFAULT_BOOKING_SETTINGS, type BookingSettings } from '../core/booking/rules.js';
 
 export interface ServerOptions {
   readonly db: ServerDb;
@@ -45,6 +46,8 @@ export interface ServerOptions {
   readonly usage?: UsageSource;
   /** The server's audit log; without it the audit routes answer 503 and closing a month signs no checkpoint. */
   readonly audit?: ServerAuditLog;
+  /** Booking rules (default DEFAULT_BOOKING_SETTINGS: 30 min–4 h, 14 days ahead, 15 min grace, auto-release). */
+  readonly bookings?: BookingSettings;
 }
 
 export interface AppOptions {
@@ -106,6 +109,8 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
     policyEvents,
     usage: s.usage ?? null,
     audit: s.audit ?? null,
+    site: opts.site ?? s.usage?.site ?? null,
+    bookings: s.bookings ?? DEFAULT_BOOKING_SETTINGS,
   };
 
   await app.register(cookie);

@@ -32,9 +32,10 @@ export interface AccessState {
   isInside(memberId: string, spaceId: string): boolean;
   /** The session running on a machine, if any. */
   session(equipmentId: string): { readonly memberId: string; readonly sessionId: string } | null;
-  /** The booking holding a machine at `now`, and the next booking after it (issue #13 fills these). */
-  booking(equipmentId: string, now: number): { readonly memberId: string; readonly until: number } | null;
-  nextBookingStart(equipmentId: string, now: number): number | null;
+  /** The booking holding a machine at `now` (memberId null: a block or a visitor's booking, held by no member). */
+  booking(equipmentId: string, now: number): { readonly memberId: string | null; readonly until: number } | null;
+  /** The start of the next booking of the machine after `now` that `memberId` does not hold (their own do not cut their session). */
+  nextBookingStart(equipmentId: string, now: number, memberId: string): number | null;
   /** When the member last used something needing this certification (for lapse from disuse). */
   lastUsed(memberId: string, certification: string): number | null;
 }
@@ -186,7 +187,7 @@ function grantFor(input: DecideInput, memberId: string, reason: 'granted' | 'ove
   const plan = member?.planId ? policy?.plan(member.planId) : undefined;
   if (!override && plan && plan.hours.length > 0) limits.push(msUntilClose(plan.hours, t));
   if (equipment.maxSessionS !== undefined) limits.push(equipment.maxSessionS * 1000);
-  const next = state.nextBookingStart(equipment.id, now);
+  const next = state.nextBookingStart(equipment.id, now, memberId);
   if (next !== null) limits.push(Math.max(0, next - now));
   return {
     ...base,

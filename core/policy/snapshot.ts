@@ -86,6 +86,21 @@ export const PolicySnapshotSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    bookings: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            siteId: Type.String(),
+            equipmentId: Type.String(),
+            memberId: Type.Union([Type.String(), Type.Null()], { description: 'Who holds the machine then; null for a block or a visitor: nobody but override badges' }),
+            from: Type.Integer({ description: 'Epoch ms' }),
+            to: Type.Integer({ description: 'Epoch ms (exclusive)' }),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'Machines booked (issue #13, docs/bookings.md): during a booking the machine is refused to everyone but its holder, and a session stops at the next booking. Absent when nothing is booked.' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

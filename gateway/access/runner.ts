@@ -305,6 +305,8 @@ export class AccessRunner {
         [untilClose !== null && untilClose === 0, 'closing'],
         [policy?.outOfService(site.id, s.equipment) !== undefined, 'out_of_service'],
         [s.maxRunUntil !== null && now >= s.maxRunUntil, 'max_run'],
+        // A booking made after the swipe (so not in its longest run) still ends the session when it begins.
+        [bookedByOther(policy?.bookingAt(site.id, s.equipment, now), s.memberId), 'max_run'],
       ];
       const due = limits.find(([hit]) => hit);
       if (due) {
@@ -327,9 +329,12 @@ export class AccessRunner {
         const s = this.sessions.get(equipment);
         return s ? { memberId: s.memberId, sessionId: s.id } : null;
       },
-      // Bookings arrive with issue #13; until then nothing is booked.
-      booking: () => null,
-      nextBookingStart: () => null,
+      // Bookings come with the policy snapshot (issue #13, docs/bookings.md).
+      booking: (equipment, now) => {
+        const b = this.opts.policy.current()?.bookingAt(this.opts.site.id, equipment, now);
+        return b ? { memberId: b.memberId, until: b.to } : null;
+      },
+      nextBookingStart: (equipment, now, member) => this.opts.policy.current()?.nextBookingStart(this.opts.site.id, equipment, now, member) ?? null,
       lastUsed: (member, cert) => this.lastUse.get(`${member}\u0000${cert}`) ?? null,
     };
   }
@@ -449,4 +454,9 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const list = m.get(k);
   if (list) list.push(v);
   else m.set(k, [v]);
+}
+
+/** Whether a booking holding a machine is someone else's than the member running it (a block or a visitor's: everyone's). */
+function bookedByOther(b: { readonly memberId: string | null } | undefined, memberId: string): boolean {
+  return b !== undefined && b.memberId !== memberId;
 }

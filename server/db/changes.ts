@@ -6,7 +6,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Principal } from '../auth/principal.js';
 import type { DB } from './schema.js';
 
-export type Entity = 'member' | 'team' | 'badge' | 'plan' | 'certification' | 'trainer' | 'user' | 'token' | 'gateway' | 'equipment' | 'service' | 'rate_card' | 'grant' | 'cost' | 'investment';
+export type Entity = 'member' | 'team' | 'badge' | 'plan' | 'certification' | 'trainer' | 'user' | 'token' | 'gateway' | 'equipment' | 'service' | 'rate_card' | 'grant' | 'cost' | 'investment' | 'booking';
 
 export function actorOf(p: Principal | null): string {
   if (!p) return 'system';
@@ -33,5 +33,5 @@ export async function recordChange(
   return Number(r.id);
 }
 
-/** Entities whose changes alter what gateways decide (the access policy); equipment: machines out of service. */
-export const POLICY_ENTITIES: readonly Entity[] = ['member', 'team', 'badge', 'plan', 'certification', 'equipment'];
+/** Entities whose changes alter what gateways decide (the access policy); equipment: machines out of service; booking: machines booked. */
+export const POLICY_ENTITIES: readonly Entity[] = ['member', 'team', 'badge', 'plan', 'certification', 'equipment', 'booking'];

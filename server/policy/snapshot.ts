@@ -27,6 +27,14 @@
  * - Machines out of service are listed by site and equipment id, with since
  *   when and why (no reporter: that is personal and the edge has no use for
  *   it). Machines back in service are left out.
+ * - Machines booked (issue #13): the bookings that hold a machine (confirmed,
+ *   in use, or a no-show not released) and had not ended when the version's
+ *   change was made, with the holder's member id only (null for blocks and
+ *   visitors' bookings; a visitor's name never leaves the server). Cut at the
+ *   version's time, not the server's clock, so the same version keeps the
+ *   same content; how far ahead members may book bounds the list. The section
+ *   is left out when nothing is booked, so gateways that predate bookings
+ *   still accept the snapshots of a server where nobody books.
  * - Lists are sorted by id (badges by format and credential, machines out of
  *   service by site and equipment id) so two snapshots of the same version are
  *   byte-for-byte comparable.
@@ -34,7 +42,8 @@
 import type { PolicySnapshot } from '../../core/policy/snapshot.js';
 import { POLICY_ENTITIES } from '../db/changes.js';
 import type { ServerDb } from '../db/database.js';
-import type { BadgeRow, CertificationRow, EquipmentStatusRow, MemberRow, PlanRow, TeamRow } from '../db/schema.js';
+import type { BadgeRow, BookingRow, CertificationRow, EquipmentStatusRow, MemberRow, PlanRow, TeamRow } from '../db/schema.js';
+import { HOLDING_STATUSES } from '../bookings/store.js';
 
 export { END_PATTERN, PolicyHoursSchema, PolicySnapshotSchema, START_PATTERN, type PolicySnapshot } from '../../core/policy/snapshot.js';
 
@@ -49,6 +58,8 @@ export interface PolicyRows {
   readonly teams: readonly Pick<TeamRow, 'id' | 'status'>[];
   /** Machines' states; those back in service (out_of_service 0) are left out of the snapshot. */
   readonly equipment: readonly Pick<EquipmentStatusRow, 'site_id' | 'equipment_id' | 'out_of_service' | 'since' | 'reason'>[];
+  /** Machines' bookings that hold them (the reader picks them); none: the section is left out. */
+  readonly bookings?: readonly Pick<BookingRow, 'id' | 'site_id' | 'resource_id' | 'member_id' | 'from_ms' | 'to_ms'>[];
 }
 
 const byKey = <T>(key: (t: T) => string) => (a: T, b: T): number => {
@@ -100,6 +111,11 @@ export function buildPolicySnapshot(rows: PolicyRows): PolicySnapshot {
       .flatMap((e) => (e.out_of_service === 1 ? [{ siteId: e.site_id, equipmentId: e.equipment_id, since: Number(e.since), reason: e.reason ?? '' }] : []))
       .sort(byKey((e) => `${e.siteId}\u0000${e.equipmentId}`)),
     teams: [...rows.teams].sort(byKey((t) => t.id)).map((t) => ({ id: t.id, status: t.status })),
+    ...(rows.bookings !== undefined && rows.bookings.length > 0 && {
+      bookings: [...rows.bookings]
+        .sort(byKey((b) => `${b.site_id}\u0000${b.resource_id}\u0000${String(b.from_ms).padStart(16, '0')}\u0000${b.id}`))
+        .map((b) => ({ siteId: b.site_id, equipmentId: b.resource_id, memberId: b.member_id, from: Number(b.from_ms), to: Number(b.to_ms) })),
+    }),
   };
 }
 
@@ -130,6 +146,15 @@ export async function readPolicySnapshot(db: ServerDb, now: number): Promise<Pol
       trx.selectFrom('teams').select(['id', 'status']).execute(),
       trx.selectFrom('equipment_status').select(['site_id', 'equipment_id', 'out_of_service', 'since', 'reason']).where('out_of_service', '=', 1).execute(),
     ]);
-    return buildPolicySnapshot({ version, generatedAt: now, members, badges, plans, certifications, teams, equipment });
+    // Bookings not over when the version's change was made (that time, not now: same version, same content).
+    const versionAt = version === 0 ? 0 : Number((await trx.selectFrom('changes').select('at').where('id', '=', version).executeTakeFirst())?.at ?? 0);
+    const bookings = await trx
+      .selectFrom('bookings')
+      .select(['id', 'site_id', 'resource_id', 'member_id', 'from_ms', 'to_ms'])
+      .where('resource_type', '=', 'equipment')
+      .where('status', 'in', [...HOLDING_STATUSES])
+      .where('to_ms', '>', versionAt)
+      .execute();
+    return buildPolicySnapshot({ version, generatedAt: now, members, badges, plans, certifications, teams, equipment, bookings });
   });
 }

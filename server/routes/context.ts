@@ -6,6 +6,8 @@ import type { ServerDb } from '../db/database.js';
 import type { PolicyEvents } from '../policy/events.js';
 import type { UsageSource } from './usage.js';
 import type { ServerAuditLog } from '../audit/log.js';
+import type { BookingSettings } from '../../core/booking/rules.js';
+import type { Site } from '../../core/site/model.js';
 
 export interface ServerContext {
   readonly db: ServerDb;
@@ -24,4 +26,8 @@ export interface ServerContext {
   readonly usage: UsageSource | null;
   /** The server's audit log (server/audit/log.ts); null when the server keeps none (some tests). */
   readonly audit: ServerAuditLog | null;
+  /** The site file (bookable resources, calendars); null when the server has none (bookings then answer 503). */
+  readonly site: Site | null;
+  /** Booking rules (core/booking/rules.ts; docs/bookings.md). */
+  readonly bookings: BookingSettings;
 }

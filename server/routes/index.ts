@@ -24,6 +24,7 @@ import { serviceRoutes } from './services.js';
 import { statementRoutes } from './statements.js';
 import { trainerRoutes } from './trainers.js';
 import { usageRoutes, utilisationRoutes } from './usage.js';
+import { bookingRoutes } from './bookings.js';
 
 export type RouteArea = FastifyPluginAsync<ServerContext>;
 
@@ -49,4 +50,5 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   usageRoutes,
   utilisationRoutes,
   evaluationRoutes,
+  bookingRoutes,
 ];
