@@ -89,3 +89,30 @@ export function verifyConsistency(size1: number, size2: number, root1: Bytes, ro
   }
   return same(fr, root1) && same(sr, root2) && sn === 0;
 }
+
+/**
+ * The tree heads of a growing list of leaf hashes, straight from the RFC 6962
+ * §2.1 definition: a stack of perfect subtrees (a binary counter), folded
+ * from the right for the head. `root()` may be asked after any push.
+ */
+export class HeadBuilder {
+  private readonly stack: { size: number; hash: Bytes }[] = [];
+  count = 0;
+
+  push(leaf: Bytes): void {
+    let cur = { size: 1, hash: leaf };
+    while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.size === cur.size) {
+      const left = this.stack.pop()!;
+      cur = { size: left.size * 2, hash: interior(left.hash, cur.hash) };
+    }
+    this.stack.push(cur);
+    this.count++;
+  }
+
+  root(): Bytes {
+    if (this.stack.length === 0) return h();
+    let r = this.stack[this.stack.length - 1]!.hash;
+    for (let i = this.stack.length - 2; i >= 0; i--) r = interior(this.stack[i]!.hash, r);
+    return r;
+  }
+}

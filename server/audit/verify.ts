@@ -10,10 +10,9 @@
  * (core/audit/rfc9162-verify.ts): nothing is shared with the writer
  * (core/audit/merkle.ts), so a mistake there is not repeated here.
  */
-import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { checkSignature, publicKeyFromRaw } from '../../core/audit/checkpoint.js';
-import { verifierLeafHash } from '../../core/audit/rfc9162-verify.js';
+import { HeadBuilder, verifierLeafHash } from '../../core/audit/rfc9162-verify.js';
 import type { ServerDb } from '../db/database.js';
 import { IMAGES } from '../db/migrations/009-audit-log.js';
 import { signedOf, toStored } from './log.js';
@@ -34,29 +33,6 @@ export interface AuditReport {
   readonly problems: readonly AuditProblem[];
 }
 
-const node = (l: Uint8Array, r: Uint8Array): Uint8Array => createHash('sha256').update(Uint8Array.of(1)).update(l).update(r).digest();
-
-/** Roots of a growing list of leaves, by the RFC 6962 definition: a stack of perfect subtrees, folded from the right. */
-class RootBuilder {
-  private readonly stack: { size: number; hash: Uint8Array }[] = [];
-  count = 0;
-  push(leaf: Uint8Array): void {
-    let cur = { size: 1, hash: leaf };
-    while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.size === cur.size) {
-      const left = this.stack.pop()!;
-      cur = { size: left.size * 2, hash: node(left.hash, cur.hash) };
-    }
-    this.stack.push(cur);
-    this.count++;
-  }
-  root(): Uint8Array {
-    if (this.stack.length === 0) return createHash('sha256').digest();
-    let h = this.stack[this.stack.length - 1]!.hash;
-    for (let i = this.stack.length - 2; i >= 0; i--) h = node(this.stack[i]!.hash, h);
-    return h;
-  }
-}
-
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 
 export async function verifyServerLog(db: ServerDb, origin: string, onProgress?: (done: number, total: number) => void): Promise<AuditReport> {
@@ -65,7 +41,7 @@ export async function verifyServerLog(db: ServerDb, origin: string, onProgress?:
   const checkpoints = (await db.selectFrom('audit_checkpoints').selectAll().orderBy('size').execute()).map((r) => toStored(r, origin));
   const keys = new Map((await db.selectFrom('audit_keys').selectAll().execute()).map((k) => [k.key_id, publicKeyFromRaw(k.public_key)]));
   const bySize = new Map(checkpoints.map((c) => [c.size, c]));
-  const builder = new RootBuilder();
+  const builder = new HeadBuilder();
   let hashed = 0;
   let expected = 1;
   // Entries are hashed in order: one without a hash before one with a hash was put in afterwards.

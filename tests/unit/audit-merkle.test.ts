@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { appendLeaf, consistencyProof, EMPTY_ROOT, inclusionProof, leafHash, MemoryNodeStore, nodeHash, rootAt, type Hash } from '../../core/audit/merkle.js';
-import { verifierLeafHash, verifyConsistency, verifyInclusion } from '../../core/audit/rfc9162-verify.js';
+import { HeadBuilder, verifierLeafHash, verifyConsistency, verifyInclusion } from '../../core/audit/rfc9162-verify.js';
 
 const sha = (...parts: (number[] | Uint8Array)[]): Buffer => {
   const s = createHash('sha256');
@@ -111,6 +111,15 @@ describe('every proof of every tree up to 40 leaves verifies independently, and 
           expect(verifyConsistency(m - 1, n, roots[m]!, roots[n]!, proof)).toBe(false);
         }
       }
+    }
+  });
+
+  it("the verifier's own tree heads (a stack of perfect subtrees) equal the writer's at every size", () => {
+    const heads = new HeadBuilder();
+    expect(hex(heads.root())).toBe(hex(EMPTY_ROOT));
+    for (let n = 1; n <= N; n++) {
+      heads.push(verifierLeafHash(d[n - 1]!));
+      expect(hex(heads.root())).toBe(hex(roots[n]!));
     }
   });
 
