@@ -98,6 +98,57 @@ function addReject(at: number, device: string | null, topic: string, reason: str
   if (rejectCount > init.maxRejects * 1.1) rejectCount -= pruneRejects.run(init.maxRejects).changes;
 }
 
+// ---- checkpoints (docs/audit.md) ---------------------------------------------------------------
+
+interface Audit {
+  readonly path: string;
+  key: KeyObject;
+  keyId: string;
+  stamp: string;
+}
+
+const origin = `openfacility/${init.site}`;
+const keyRow = db.prepare<[string], { retired_at: number | null }>('SELECT retired_at FROM audit_keys WHERE key_id = ?');
+const currentKeys = db.prepare<[], { key_id: string }>('SELECT key_id FROM audit_keys WHERE retired_at IS NULL ORDER BY created_at');
+const retireKey = db.prepare<[number, string]>('UPDATE audit_keys SET retired_at = ? WHERE key_id = ?');
+const addKey = db.prepare<[string, string, number]>('INSERT INTO audit_keys (key_id, public_key, created_at) VALUES (?, ?, ?)');
+const newestCheckpoint = db.prepare<[], { size: number; root: Buffer; time: number; key_id: string; sig: string }>('SELECT size, root, time, key_id, sig FROM checkpoints ORDER BY size DESC LIMIT 1');
+const addCheckpoint = db.prepare<[number, Buffer, number, string, string]>('INSERT INTO checkpoints (size, root, time, key_id, sig) VALUES (?, ?, ?, ?, ?)');
+
+function openAudit(): Audit | null {
+  if (init.auditKeyPath === null) return null;
+  const key = loadOrCreateAuditKey(init.auditKeyPath);
+  const a: Audit = { path: init.auditKeyPath, key, keyId: keyIdOf(key), stamp: keyFileStamp(init.auditKeyPath) };
+  registerKey(a, init.openedAt);
+  return a;
+}
+
+/**
+ * Makes the key file's key the log's signing key, if it is not yet: retires
+ * the current one(s) (kept, so their checkpoints keep verifying) and journals
+ * an audit_key record, so the key is announced in the log before it signs.
+ * A retired key is never taken back into use.
+ */
+function registerKey(a: Audit, now: number): SinkRow | null {
+  return tree.transaction(() => {
+    const known = keyRow.get(a.keyId);
+    if (known) {
+      if (known.retired_at !== null) throw new Error(`the audit key in ${a.path} (${a.keyId}) was retired; it must not sign again (make a new one: facility audit rotate-key)`);
+      return null;
+    }
+    const replaced = currentKeys.all().map((r) => r.key_id);
+    for (const id of replaced) retireKey.run(now, id);
+    const publicKey = rawPublicKey(a.key).toString('base64');
+    addKey.run(a.keyId, publicKey, now);
+    const event: AuditKeyEvent = { kind: 'system', key: `system:audit_key:${a.keyId}`, site: init.site, ts: now, event: 'audit_key', keyId: a.keyId, publicKey, replaces: replaced.at(-1) ?? null };
+    const body = JSON.stringify(event);
+    return { seq: insertSystem(event.key, event.ts, now, body), cls: 'system' as const, body };
+  });
+}
+
+// Before the sink starts: a key registered now journals its announcement, which the sink then reads as backlog.
+const audit = openAudit();
+
 // ---- the sink, on this thread ------------------------------------------------------------------
 
 let sink: InfluxSink | null = null;
@@ -166,7 +217,7 @@ port.on('message', (msg: ToWorker) => {
     case 'batch': {
       const { reply, rows } = commit(msg);
       post(reply, reply.type === 'committed' ? [reply.results.buffer as ArrayBuffer] : []);
-      if (rows.length > 0) for (const l of committedListeners) l(rows);
+      announce(rows);
       return;
     }
     case 'cursor':
@@ -277,55 +328,16 @@ function noticeOtherWriters(): void {
   const v = db.pragma('data_version', { simple: true }) as number;
   if (v === dataVersion) return;
   dataVersion = v;
+  const before = lastSeq;
   recount();
   tree.reload();
+  // Rows another connection appended (an audit key registered by `facility audit rotate-key`): the sink's live tail
+  // only sees what this thread announces, so announce them, in order, before anything appended here.
+  if (lastSeq > before) announce(readRows.all(before, lastSeq - before).map((r) => ({ seq: r.seq, cls: CLASS_BY_CODE[r.class] ?? 'system', body: r.body })));
 }
 
-// ---- checkpoints (docs/audit.md) ---------------------------------------------------------------
-
-interface Audit {
-  readonly path: string;
-  key: KeyObject;
-  keyId: string;
-  stamp: string;
-}
-
-const origin = `openfacility/${init.site}`;
-const keyRow = db.prepare<[string], { retired_at: number | null }>('SELECT retired_at FROM audit_keys WHERE key_id = ?');
-const currentKeys = db.prepare<[], { key_id: string }>('SELECT key_id FROM audit_keys WHERE retired_at IS NULL ORDER BY created_at');
-const retireKey = db.prepare<[number, string]>('UPDATE audit_keys SET retired_at = ? WHERE key_id = ?');
-const addKey = db.prepare<[string, string, number]>('INSERT INTO audit_keys (key_id, public_key, created_at) VALUES (?, ?, ?)');
-const newestCheckpoint = db.prepare<[], { size: number; root: Buffer; time: number; key_id: string; sig: string }>('SELECT size, root, time, key_id, sig FROM checkpoints ORDER BY size DESC LIMIT 1');
-const addCheckpoint = db.prepare<[number, Buffer, number, string, string]>('INSERT INTO checkpoints (size, root, time, key_id, sig) VALUES (?, ?, ?, ?, ?)');
-
-function openAudit(): Audit | null {
-  if (init.auditKeyPath === null) return null;
-  const key = loadOrCreateAuditKey(init.auditKeyPath);
-  const a: Audit = { path: init.auditKeyPath, key, keyId: keyIdOf(key), stamp: keyFileStamp(init.auditKeyPath) };
-  registerKey(a, init.openedAt);
-  return a;
-}
-
-/**
- * Makes the key file's key the log's signing key, if it is not yet: retires
- * the current one(s) (kept, so their checkpoints keep verifying) and journals
- * an audit_key record, so the key is announced in the log before it signs.
- * A retired key is never taken back into use.
- */
-function registerKey(a: Audit, now: number): void {
-  tree.transaction(() => {
-    const known = keyRow.get(a.keyId);
-    if (known) {
-      if (known.retired_at !== null) throw new Error(`the audit key in ${a.path} (${a.keyId}) was retired; it must not sign again (make a new one: facility audit rotate-key)`);
-      return;
-    }
-    const replaced = currentKeys.all().map((r) => r.key_id);
-    for (const id of replaced) retireKey.run(now, id);
-    const publicKey = rawPublicKey(a.key).toString('base64');
-    addKey.run(a.keyId, publicKey, now);
-    const event: AuditKeyEvent = { kind: 'system', key: `system:audit_key:${a.keyId}`, site: init.site, ts: now, event: 'audit_key', keyId: a.keyId, publicKey, replaces: replaced.at(-1) ?? null };
-    insertSystem(event.key, event.ts, now, JSON.stringify(event));
-  });
+function announce(rows: readonly SinkRow[]): void {
+  if (rows.length > 0) for (const l of committedListeners) l(rows);
 }
 
 function lastCheckpointSummary(): CheckpointSummary | null {
@@ -342,8 +354,9 @@ function checkpoint(msg: Extract<ToWorker, { type: 'checkpoint' }>): CheckpointR
     if (stamp !== audit.stamp) {
       const key = loadOrCreateAuditKey(audit.path);
       const next: Audit = { path: audit.path, key, keyId: keyIdOf(key), stamp };
-      registerKey(next, msg.at);
+      const row = registerKey(next, msg.at);
       Object.assign(audit, next);
+      if (row) announce([row]);
     }
     let signed: SignedCheckpoint | null = null;
     tree.transaction(() => {
@@ -370,6 +383,4 @@ function recount(): void {
   lastSeq = db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM journal').get()?.m ?? 0;
 }
 
-// Last: everything above is declared by now. Registering a new key journals a record, so it precedes 'ready'.
-const audit = openAudit();
 post({ type: 'ready', lastSeq, pending: [...pending], lastCheckpoint: lastCheckpointSummary() });
