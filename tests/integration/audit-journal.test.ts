@@ -8,6 +8,8 @@ import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -283,6 +285,54 @@ describe('key rotation (A5)', () => {
     expect(b.signature.keyId).toBe(rotated.current);
     expect(b.signature.keyId).not.toBe(a.signature.keyId);
     expect(verify(dir).problems).toEqual([]);
+  });
+});
+
+describe('audit key records in InfluxDB', () => {
+  it('writes the announcement of the first key and of a key rotated beside the running gateway', async () => {
+    // InfluxDB played by a small HTTP server that keeps every line written.
+    const lines: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => (body += d));
+      req.on('end', () => {
+        lines.push(...body.split('\n').filter((l) => l !== ''));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const dir = tempDir();
+    const j = new Journal({
+      path: join(dir, 'journal.db'),
+      site: 'demo',
+      maxPending: 1_000_000,
+      maxRejects: 100,
+      clock,
+      logger: silent,
+      logLevel: 'silent',
+      sink: { url, db: 'test', token: null, username: null, password: null, batchSize: 1000, lingerMs: 0, minBackoffMs: 20, maxBackoffMs: 50, alarmAfterMs: 1000 },
+      audit: { keyPath: join(dir, 'audit-key.pem'), checkpointEveryMs: 3_600_000 },
+    });
+    await j.start();
+    try {
+      await append(j, occ(1), 'billing');
+      const first = await j.checkpoint();
+      const rotated = await rotateAuditKey({ dataDir: dir, siteId: 'demo', logger: silent, now: clock.now });
+      await append(j, occ(2), 'billing');
+      expect((await j.checkpoint()).signature.keyId).toBe(rotated.current);
+      expect(await j.sinkDrained(10_000)).toBe(true);
+      const keyLines = lines.filter((l) => l.startsWith('gateway_event,event=audit_key,'));
+      expect(keyLines).toHaveLength(2);
+      expect(keyLines[0]).toContain(`key_id="${first.signature.keyId}"`);
+      expect(keyLines[1]).toContain(`key_id="${rotated.current}"`);
+      expect(keyLines[1]).toContain(`replaces="${first.signature.keyId}"`);
+      expect(lines.filter((l) => l.startsWith('occupancy,'))).toHaveLength(2);
+    } finally {
+      await j.stop();
+      server.close();
+    }
   });
 });
 
