@@ -20,6 +20,13 @@ export interface BillingInputs {
   readonly members: Readonly<Record<string, MemberBilling>>;
   readonly plans: Readonly<Record<string, PlanQuotas>>;
   readonly grants: readonly FreeTimeGrant[];
+  /** SHA-256 of the site as pricing saw it (`siteDigest`): the sessioniser's configuration and the resources' classes. */
+  readonly siteSha256?: string;
+}
+
+/** SHA-256 of what pricing takes from the site file (sessioniser configuration, resource classes). */
+export function siteDigest(config: SessioniserConfig, resources: PricingResources): string {
+  return createHash('sha256').update(JSON.stringify({ config, resources })).digest('hex');
 }
 
 /** SHA-256 of the statements' canonical JSON (priceStatements sorts everything, so equal statements hash equal). */

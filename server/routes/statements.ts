@@ -22,10 +22,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { subsidyClaim, type ClaimLedgerEntry, type ClaimLine, type ClaimService, type SubsidyClaim } from '../../core/accounting/claim.js';
 import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type PlanQuotas, type PricingResult, type StatementLine } from '../../core/accounting/price.js';
 import { parseRateCard } from '../../core/accounting/rates.js';
-import { lineDifferences, partyLines, statementsDigest, type BillingInputs } from '../../core/accounting/reproduce.js';
+import { lineDifferences, partyLines, siteDigest, statementsDigest, type BillingInputs } from '../../core/accounting/reproduce.js';
 import { ownMemberScope } from '../auth/principal.js';
+import { EVIDENCE_FORMAT, type EvidenceBundle } from '../../core/audit/evidence.js';
+import type { JournalRecord } from '../../core/signals.js';
+import { readStart } from '../../core/usage/period.js';
+import { readRecords } from '../usage/readback.js';
 import { actorOf } from '../db/changes.js';
-import { problems } from '../problems.js';
+import { HttpProblem, problems } from '../problems.js';
 import type { ServerContext } from './context.js';
 import { readUsage, requireUsage } from './usage.js';
 import { currentRateCard, rateCardById } from './rate-card.js';
@@ -92,7 +96,8 @@ export async function computeMonth(
 ): Promise<{ siteId: string; from: number; to: number; rateCardId: number; inputs: BillingInputs; result: PricingResult }> {
   const source = requireUsage(ctx);
   const { from, to } = monthPeriod(source.site.timezone, month);
-  const inputs = frozen ?? (await currentInputs(ctx, from, to));
+  const resources = pricingResources(source.site);
+  const inputs = frozen ?? { ...(await currentInputs(ctx, from, to)), siteSha256: siteDigest(source.config, resources) };
   const stored = await rateCardById(ctx.db, inputs.rateCardId);
   if (!stored) throw problems.unprocessable(`the rate card ${inputs.rateCardId} the month was priced with is not stored`);
   const parsed = parseRateCard(stored.card);
@@ -101,7 +106,7 @@ export async function computeMonth(
   // Sessions still open at the month's end are billed for their part inside it.
   const result = priceStatements({
     sessions: [...usage.sessions, ...usage.open],
-    resources: pricingResources(source.site),
+    resources,
     members: inputs.members,
     plans: inputs.plans,
     grants: inputs.grants,
@@ -333,6 +338,58 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
       const frozen = charges.map((c) => ({ party: { kind: c.party_type, id: c.party_id }, line: JSON.parse(c.line) as StatementLine }));
       const differences = lineDifferences(frozen, partyLines(result)).map((d) => ({ ...d, fields: [...d.fields] }));
       return { month, frozenSha256: closed.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed.statements_sha256, differences };
+    },
+  );
+
+  app.get(
+    '/statements/:month/evidence',
+    {
+      config: { authz: { roles: ['admin', 'manager', 'auditor'] } },
+      schema: {
+        tags: ['accounting', 'audit'],
+        summary: "An auditor's evidence bundle of a closed month: the raw records, the site configuration, and the server's audit log up to a signed checkpoint",
+        description:
+          'Verifies away from the server with `facility audit verify-evidence <file>` (core/audit/evidence.ts): the log against the checkpoint, then the month priced again from the records with the inputs the close logged, compared with the frozen charges line by line (docs/audit.md, "Evidence bundle").',
+        params: Month,
+        querystring: NoQuery,
+        response: { 200: Type.Object({}, { additionalProperties: true, description: 'core/audit/evidence.ts EvidenceBundle' }), 404: ProblemSchema, 422: ProblemSchema, 503: ProblemSchema },
+      },
+    },
+    async (req, reply) => {
+      const month = req.params.month;
+      const source = requireUsage(ctx);
+      if (!ctx.audit) throw problems.unavailable('this server keeps no audit log, so it cannot vouch for a bundle');
+      const closed = await ctx.db.selectFrom('billing_periods').select('period').where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst();
+      if (!closed) throw problems.notFound(`a closed period ${month} (close it first: POST /api/v1/statements/${month}/close)`);
+      const checkpoint = await ctx.audit.checkpoint('evidence');
+      const [entries, keys] = await Promise.all([
+        ctx.db.selectFrom('audit_log').select('body').where('idx', '<=', checkpoint.size).orderBy('idx').execute(),
+        ctx.db.selectFrom('audit_keys').select(['key_id', 'public_key']).orderBy('created_at').execute(),
+      ]);
+      const { from, to } = monthPeriod(source.site.timezone, month);
+      const records: JournalRecord[] = [];
+      const unreadable = { count: 0, first: null as string | null };
+      try {
+        for await (const batch of readRecords(source.influx, { site: source.siteId, from: readStart(source.config, from), to }, unreadable)) records.push(...batch);
+      } catch (err) {
+        throw new HttpProblem(503, 'influxdb_unavailable', `could not read the month's records from InfluxDB: ${(err as Error).message}`);
+      }
+      const bundle: EvidenceBundle = {
+        format: EVIDENCE_FORMAT,
+        site: source.siteId,
+        month,
+        generatedAt: ctx.clock.now(),
+        config: source.config,
+        resources: pricingResources(source.site),
+        records,
+        server: {
+          origin: ctx.audit.origin,
+          keys: keys.map((k) => ({ keyId: k.key_id, publicKey: k.public_key })),
+          checkpoint: { size: checkpoint.size, root: checkpoint.root, time: checkpoint.time, keyId: checkpoint.keyId, sig: checkpoint.sig },
+          entries: entries.map((e) => e.body),
+        },
+      };
+      return reply.header('content-disposition', `attachment; filename="evidence-${source.siteId}-${month}.json"`).send(bundle);
     },
   );
 

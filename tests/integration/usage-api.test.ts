@@ -6,6 +6,7 @@
  */
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyEvidence, type EvidenceBundle } from '../../core/audit/evidence.js';
 import { toPoint } from '../../core/points.js';
 import type { JournalRecord, OccupancySignal, PowerSignal } from '../../core/signals.js';
 import { Sessioniser, sessioniserConfig, type Output, type SessioniserConfig, type UsageSession } from '../../core/usage/sessioniser.js';
@@ -450,6 +451,31 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     const body = (await server.request('memberA', 'GET', '/api/v1/statements?month=2026-11')).json<Body>();
     expect(body.statements.map((st) => st.party)).toEqual([{ kind: 'member', id: server.seed.members.a }]);
     expect(body.unbilled).toEqual([]);
+  });
+
+  it("the month's evidence bundle verifies offline to the cent; a changed record, a changed log entry or an untrusted key is found", async () => {
+    const res = await server.request('auditor', 'GET', '/api/v1/statements/2026-11/evidence');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-disposition']).toBe(`attachment; filename="evidence-${SITE}-2026-11.json"`);
+    // Through a file and back, as an auditor would carry it.
+    const bundle = JSON.parse(res.body) as EvidenceBundle;
+    const [key] = (await server.request('auditor', 'GET', '/api/v1/audit/keys')).json<{ keyId: string }[]>();
+    const good = verifyEvidence(bundle, [key!.keyId]);
+    expect(good).toMatchObject({ ok: true, problems: [], differences: [], checkpoint: { trusted: true }, totals: { frozenAmountMinor: 5400, recomputedAmountMinor: 5400 } });
+    expect(good.recomputedSha256).toBe(good.frozenSha256);
+    expect(verifyEvidence(bundle, ['0000000000000000'])).toMatchObject({ ok: false, problems: [expect.stringContaining('not one you trust')] });
+    // A record altered in the bundle: B's laser job runs 5 minutes longer.
+    const t = D2 + 14 * H + 60 * MIN;
+    const altered = { ...bundle, records: bundle.records.map((r) => (r.kind === 'power' && r.ts === t ? { ...r, powerW: 900 } : r)) };
+    const a = verifyEvidence(altered, [key!.keyId]);
+    expect(a.ok).toBe(false);
+    expect(a.differences.map((d) => [d.change, d.fields.find((f) => f.field === 'amountMinor')])).toEqual([['changed', { field: 'amountMinor', frozen: 2700, now: 3000 }]]);
+    // A log entry altered: the checkpoint no longer holds.
+    const entries = bundle.server.entries.map((e) => e.replace('"amount_minor":2700', '"amount_minor":2600'));
+    expect(entries).not.toEqual(bundle.server.entries);
+    expect(verifyEvidence({ ...bundle, server: { ...bundle.server, entries } }, [key!.keyId]).problems).toEqual([expect.stringContaining("do not give the checkpoint's root")]);
+    expect((await server.request('memberA', 'GET', '/api/v1/statements/2026-11/evidence')).statusCode).toBe(403);
+    expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-10/evidence')).statusCode).toBe(404);
   });
 
   it('a raw point changed in InfluxDB after closing: the month no longer reproduces, and verify shows the line that moved and how', async () => {
