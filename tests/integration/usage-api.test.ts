@@ -7,6 +7,10 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyEvidence, type EvidenceBundle } from '../../core/audit/evidence.js';
+import { runVerifyEvidence } from '../../cli/audit-evidence.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { toPoint } from '../../core/points.js';
 import type { JournalRecord, OccupancySignal, PowerSignal } from '../../core/signals.js';
 import { Sessioniser, sessioniserConfig, type Output, type SessioniserConfig, type UsageSession } from '../../core/usage/sessioniser.js';
@@ -474,6 +478,24 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     const entries = bundle.server.entries.map((e) => e.replace('"amount_minor":2700', '"amount_minor":2600'));
     expect(entries).not.toEqual(bundle.server.entries);
     expect(verifyEvidence({ ...bundle, server: { ...bundle.server, entries } }, [key!.keyId]).problems).toEqual([expect.stringContaining("do not give the checkpoint's root")]);
+    // The command an auditor runs on the file.
+    const dir = mkdtempSync(join(tmpdir(), 'of-evidence-'));
+    try {
+      const lines: string[] = [];
+      writeFileSync(join(dir, 'good.json'), res.body);
+      expect(runVerifyEvidence(join(dir, 'good.json'), [key!.keyId], (l) => lines.push(l))).toBe(0);
+      expect(lines.at(-1)).toMatch(/^OK: the month reproduces to the cent/);
+      expect(lines).toContain('charged when closed 54.00, priced again now 54.00');
+      lines.length = 0;
+      writeFileSync(join(dir, 'altered.json'), JSON.stringify(altered));
+      expect(runVerifyEvidence(join(dir, 'altered.json'), [key!.keyId], (l) => lines.push(l))).toBe(1);
+      expect(lines).toContain('      amountMinor: 2700 → 3000');
+      expect(lines.at(-1)).toMatch(/^BROKEN: the records price to statements with digest/);
+      writeFileSync(join(dir, 'junk.json'), '{"format":');
+      expect(runVerifyEvidence(join(dir, 'junk.json'), [], () => undefined)).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect((await server.request('memberA', 'GET', '/api/v1/statements/2026-11/evidence')).statusCode).toBe(403);
     expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-10/evidence')).statusCode).toBe(404);
   });
