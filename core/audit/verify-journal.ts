@@ -33,6 +33,8 @@ type Bytes = Uint8Array;
 export interface AuditRow {
   readonly seq: number;
   readonly body: string;
+  /** The stored leaf of this seq when the reader has it at hand (null: none stored); absent: asked of `node`. */
+  readonly leaf?: Bytes | null;
 }
 
 export interface StoredCheckpoint {
@@ -212,7 +214,7 @@ export function verifyJournal(input: JournalAuditInput): AuditReport {
     for (; next < row.seq; next++) storedLeafFor(next);
     next = row.seq + 1;
     const leaf = verifierLeafHash(utf8.encode(row.body));
-    const stored = input.node(0, row.seq - 1);
+    const stored = row.leaf !== undefined ? row.leaf : input.node(0, row.seq - 1);
     const isSystem = row.body.includes('"kind":"system"');
     if (stored === null || !same(stored, leaf) || isSystem) {
       const rec = recordOf(row.body);
@@ -231,11 +233,14 @@ export function verifyJournal(input: JournalAuditInput): AuditReport {
 
   // ---- seqs without rows: each declared by a later telemetry_shed record --------------------------
   let shedDeclared = 0;
-  sheds.sort((a, b) => a.fromSeq - b.fromSeq);
+  // Both in ascending order, so one pass: declarations ending before a gap are never needed again.
+  const declared = sheds.filter((x) => x.seq > x.toSeq).sort((a, b) => a.fromSeq - b.fromSeq);
+  let di = 0;
   for (const [from, to] of missing) {
     let s = from!;
     while (s <= to!) {
-      const d = sheds.find((x) => x.fromSeq <= s && s <= x.toSeq && x.seq > x.toSeq);
+      while (di < declared.length && declared[di]!.toSeq < s) di++;
+      const d = declared.slice(di, di + 2).find((x) => x.fromSeq <= s && s <= x.toSeq);
       if (!d) {
         problem({ where: 'entry', seq: s, key: null, checkpointSize: null, what: `entry ${s} is missing (deleted): no telemetry_shed record declares it` });
         break;

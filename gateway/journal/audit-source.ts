@@ -4,7 +4,7 @@
  * node lookups; better-sqlite3 keeps a connection busy while it iterates).
  */
 import Database from 'better-sqlite3';
-import type { AuditKey, JournalAuditInput, StoredCheckpoint } from '../../core/audit/verify-journal.js';
+import type { AuditKey, AuditRow, JournalAuditInput, StoredCheckpoint } from '../../core/audit/verify-journal.js';
 
 export interface JournalAuditSource {
   /** Everything but onProgress / trustedKeys, which the caller adds. */
@@ -34,10 +34,14 @@ export function openJournalAudit(path: string): JournalAuditSource {
     const keys: AuditKey[] = (nodesDb.prepare('SELECT key_id, public_key, created_at, retired_at FROM audit_keys ORDER BY created_at').all() as { key_id: string; public_key: string; created_at: number; retired_at: number | null }[]).map(
       (r) => ({ keyId: r.key_id, publicKey: r.public_key, createdAt: r.created_at, retiredAt: r.retired_at }),
     );
-    const rowsStmt = rowsDb.prepare('SELECT seq, body FROM journal ORDER BY seq');
+    // Each row with its stored leaf, in one pass (a lookup per row would double the reads).
+    const rowsStmt = rowsDb.prepare('SELECT j.seq AS seq, j.body AS body, m.hash AS hash FROM journal j LEFT JOIN merkle_nodes m ON m.level = 0 AND m.idx = j.seq - 1 ORDER BY j.seq');
+    function* rows(): Generator<AuditRow> {
+      for (const r of rowsStmt.iterate() as IterableIterator<{ seq: number; body: string; hash: Buffer | null }>) yield { seq: r.seq, body: r.body, leaf: r.hash };
+    }
     return {
       input: {
-        rows: { [Symbol.iterator]: () => rowsStmt.iterate() as IterableIterator<{ seq: number; body: string }> },
+        rows: { [Symbol.iterator]: rows },
         treeSize: treeSize === null ? 0 : treeSize + 1,
         node: (level, index) => {
           const r = nodeStmt.get(level, index);
