@@ -1,5 +1,5 @@
 /**
- * The browser pages (server/web/pages.ts): GET /floorplan and GET /member
+ * The browser pages (server/web/pages.ts): GET /floorplan, GET /member and GET /book
  * (HTML, `?lang=zh-CN|en`, else from Accept-Language), and their script and
  * stylesheet under /assets/. Public: they carry no data, only the page
  * shell; everything shown comes from the API, whose routes check who calls
@@ -30,6 +30,7 @@ export const pageRoutes: FastifyPluginAsync<PageRouteOptions> = async (app, opts
   const pages: Record<PageName, string> = {
     floorplan: 'The live floor plan: spaces, desks, machines and doors coloured by their live state, counts per space; who is where for managers',
     member: 'The member page: my current session, my usage this month, my statement',
+    book: 'The public booking page (no login): which shared machines, desks and rooms are free now and when they are booked; a visitor’s booking request',
   };
   for (const [page, summary] of Object.entries(pages) as [PageName, string][]) {
     typed.get(

@@ -19,6 +19,7 @@ export const ASSET_TYPES = Object.freeze({
   'common.js': 'text/javascript; charset=utf-8',
   'floorplan.js': 'text/javascript; charset=utf-8',
   'member.js': 'text/javascript; charset=utf-8',
+  'book.js': 'text/javascript; charset=utf-8',
   'pages.css': 'text/css; charset=utf-8',
 });
 export type AssetName = keyof typeof ASSET_TYPES;
@@ -40,9 +41,9 @@ export function loadAssets(dir: string = defaultWebDir()): Readonly<Record<Asset
   return Object.freeze(Object.fromEntries(Object.keys(ASSET_TYPES).map((name) => [name, readFileSync(join(dir, name), 'utf8')])) as Record<AssetName, string>);
 }
 
-export type PageName = 'floorplan' | 'member';
+export type PageName = 'floorplan' | 'member' | 'book';
 
-const TITLE: Record<PageName, WebMessageKey> = { floorplan: 'floor.title', member: 'member.title' };
+const TITLE: Record<PageName, WebMessageKey> = { floorplan: 'floor.title', member: 'member.title', book: 'book.title' };
 
 /** A JSON data block: `<` escaped so no string in it can close the element. */
 const jsonBlock = (value: unknown): string => JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
@@ -60,7 +61,22 @@ export function renderPage(page: PageName, lang: Lang): string {
     <aside id="who" class="who" hidden></aside>
   </div>
   <div id="legend" class="legend"></div>`
-      : `<section id="me-now" class="card"></section>
+      : page === 'book'
+        ? `<p class="intro">${m('book.intro')}</p>
+  <p id="zone" class="note"></p>
+  <table id="availability" class="availability"><thead><tr><th>${m('book.resource')}</th><th>${m('book.where')}</th><th>${m('book.now')}</th><th>${m('book.busy')}</th></tr></thead><tbody></tbody></table>
+  <form id="request" class="card request">
+    <h2>${m('book.request')}</h2>
+    <label>${m('book.resource')} <select name="resource" required></select></label>
+    <label>${m('book.date')} <input name="date" type="date" required></label>
+    <label>${m('book.start')} <input name="start" type="time" step="900" required></label>
+    <label>${m('book.minutes')} <input name="minutes" type="number" min="15" step="15" value="60" required></label>
+    <label>${m('book.name')} <input name="name" autocomplete="name" required maxlength="200"></label>
+    <label>${m('book.contact')} <input name="contact" autocomplete="email" required maxlength="254"></label>
+    <button type="submit">${m('book.send')}</button>
+    <p id="request-result" class="result" aria-live="polite"></p>
+  </form>`
+        : `<section id="me-now" class="card"></section>
   <section id="me-usage" class="card"></section>
   <section id="me-statement" class="card"></section>`;
   return `<!DOCTYPE html>
@@ -77,7 +93,7 @@ export function renderPage(page: PageName, lang: Lang): string {
 <body data-page="${page}">
 <header class="top">
   <h1 id="site-name">${m(TITLE[page])}</h1>
-  <nav>${nav('floorplan', 'nav.floor')} ${nav('member', 'nav.member')} <a href="/${page}?lang=${other}" lang="${other}" data-lang="${other}">${m('nav.lang')}</a>
+  <nav>${nav('floorplan', 'nav.floor')} ${nav('member', 'nav.member')} ${nav('book', 'nav.book')} <a href="/${page}?lang=${other}" lang="${other}" data-lang="${other}">${m('nav.lang')}</a>
     <span id="status" class="status"></span> <button id="logout" type="button" hidden>${m('logout')}</button></nav>
 </header>
 <main id="main">

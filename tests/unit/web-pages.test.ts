@@ -12,7 +12,7 @@ import { WEB_MESSAGES, type WebMessageKey } from '../../server/web/messages.js';
 import { ASSET_TYPES, defaultWebDir, loadAssets, renderPage } from '../../server/web/pages.js';
 
 const dir = defaultWebDir();
-const scripts = ['common.js', 'floorplan.js', 'member.js'].map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+const scripts = ['common.js', 'floorplan.js', 'member.js', 'book.js'].map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
 describe('web pages', () => {
@@ -31,7 +31,7 @@ describe('web pages', () => {
   });
 
   it.each(LANGS)('renders the shells in %s: the language, the catalogue as data, the script as a file', (lang) => {
-    for (const page of ['floorplan', 'member'] as const) {
+    for (const page of ['floorplan', 'member', 'book'] as const) {
       const html = renderPage(page, lang);
       expect(html).toContain(`<html lang="${lang}">`);
       expect(html).toContain(`<script type="module" src="/assets/${page}.js"></script>`);
