@@ -30,6 +30,7 @@ import type { UsageSource } from './routes/usage.js';
 import type { ServerAuditLog } from './audit/log.js';
 import { PolicyEvents } from './policy/events.js';
 import { DEFAULT_BOOKING_SETTINGS, type BookingSettings } from '../core/booking/rules.js';
+import { CheckinJob } from './bookings/checkin-job.js';
 
 export interface ServerOptions {
   readonly db: ServerDb;
@@ -48,6 +49,8 @@ export interface ServerOptions {
   readonly audit?: ServerAuditLog;
   /** Booking rules (default DEFAULT_BOOKING_SETTINGS: 30 min–4 h, 14 days ahead, 15 min grace, auto-release). */
   readonly bookings?: BookingSettings;
+  /** How often bookings are checked in from usage (default 5 min; 0: never, e.g. tests). Needs `usage`. */
+  readonly bookingCheckinEveryMs?: number;
 }
 
 export interface AppOptions {
@@ -112,6 +115,13 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
     site: opts.site ?? s.usage?.site ?? null,
     bookings: s.bookings ?? DEFAULT_BOOKING_SETTINGS,
   };
+
+  // Bookings checked in from reality every few minutes where the server reads usage (docs/bookings.md).
+  if (s.usage && ctx.site && s.bookingCheckinEveryMs !== 0) {
+    const job = new CheckinJob({ ctx, site: ctx.site, usage: s.usage, logger: app.log, ...(s.bookingCheckinEveryMs !== undefined && { everyMs: s.bookingCheckinEveryMs }) });
+    app.addHook('onReady', async () => job.start());
+    app.addHook('onClose', async () => job.stop());
+  }
 
   await app.register(cookie);
   await app.register(rateLimit, { global: true, max: s.requestsPerMinute, timeWindow: '1 minute' });
