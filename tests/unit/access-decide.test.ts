@@ -92,7 +92,7 @@ interface World {
   inside?: Record<string, string[]>;
   occupancy?: Record<string, number>;
   session?: Record<string, { memberId: string; sessionId: string }>;
-  booking?: Record<string, { memberId: string; until: number }>;
+  booking?: Record<string, { memberId: string | null; until: number }>;
   nextBooking?: Record<string, number>;
   lastUsed?: Record<string, number>;
 }
@@ -191,6 +191,12 @@ describe('machines', () => {
     const booked = { booking: { 'laser-1': { memberId: 'm-other', until: WED_10 + H } } };
     expect(run(machine('laser-1', 'OK'), booked).reason).toBe('booked');
     expect(run(machine('laser-1', 'OTHER'), booked).reason).toBe('granted');
+  });
+
+  it('refuses everyone during a block held by no member (training, maintenance, a visitor)', () => {
+    const blocked = { booking: { 'laser-1': { memberId: null, until: WED_10 + H } } };
+    expect(run(machine('laser-1', 'OK'), blocked).reason).toBe('booked');
+    expect(run(machine('laser-1', 'OTHER'), blocked).reason).toBe('booked');
   });
 
   it('hands a running machine over to another certified member, and ends it for the member who runs it', () => {

@@ -197,6 +197,19 @@ describe('buildPolicySnapshot', () => {
     expect(JSON.stringify(buildPolicySnapshot(b))).toBe(JSON.stringify(buildPolicySnapshot(a)));
   });
 
+  it('lists machines’ bookings by site, machine and start, with the holder’s id only; leaves the section out when nothing is booked', () => {
+    expect(buildPolicySnapshot(rows()).bookings).toBeUndefined();
+    expect(buildPolicySnapshot(rows({ bookings: [] })).bookings).toBeUndefined();
+    const b = (id: string, resource: string, from: number, member: string | null) => ({ id, site_id: 'site-a', resource_id: resource, member_id: member, from_ms: from, to_ms: from + 3_600_000 });
+    const s = buildPolicySnapshot(rows({ bookings: [b('k3', 'laser-1', 900_000_000, 'm2'), b('k1', 'cnc-1', 100, null), b('k2', 'laser-1', 10_000, 'm1')] }));
+    expect(s.bookings).toEqual([
+      { siteId: 'site-a', equipmentId: 'cnc-1', memberId: null, from: 100, to: 3_600_100 },
+      { siteId: 'site-a', equipmentId: 'laser-1', memberId: 'm1', from: 10_000, to: 3_610_000 },
+      { siteId: 'site-a', equipmentId: 'laser-1', memberId: 'm2', from: 900_000_000, to: 903_600_000 },
+    ]);
+    expect(Value.Check(PolicySnapshotSchema, s)).toBe(true);
+  });
+
   it('says which plan column is broken', () => {
     expect(() => buildPolicySnapshot(rows({ plans: [plan('pln_x', { hours: '[{' })] }))).toThrow('plans.hours of pln_x');
   });
