@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { rotateAuditKey, runAuditVerify } from './audit.js';
+import { runVerifyEvidence } from './audit-evidence.js';
 import { buildConfig, ConfigError, type FacilityConfig } from './config.js';
 import { initSite, loadSiteFile } from './init.js';
 import { runSimCommand } from './sim.js';
@@ -279,6 +280,14 @@ common(auditCmd.command('rotate-key'))
     const site = await loadSiteFile(sitePath);
     const r = await rotateAuditKey({ dataDir, siteId: site.id, logger: makeLogger(config.log.level), now: () => Date.now() });
     console.log(`Audit key ${r.current} now signs the journal's checkpoints${r.retired ? `; ${r.retired} is retired (its checkpoints keep verifying)` : ''}. First checkpoint: size ${r.checkpoint.checkpoint.size}.`);
+  });
+
+auditCmd
+  .command('verify-evidence <file>')
+  .description("check an auditor's evidence bundle (GET /api/v1/statements/YYYY-MM/evidence) with nothing but this tool: the server's log against its signed checkpoint, then the month priced again from the raw records, to the cent and line by line (exit 0 ok, 1 not)")
+  .option('--trust-key <id...>', "the server key ids you trust (GET /api/v1/audit/keys, or the operator's published key)")
+  .action((file: string, flags: { trustKey?: string[] }) => {
+    process.exitCode = runVerifyEvidence(file, flags.trustKey ?? [], (line) => console.log(line));
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
