@@ -29,7 +29,7 @@ import { ROUTE_AREAS } from './routes/index.js';
 import type { UsageSource } from './routes/usage.js';
 import type { ServerAuditLog } from './audit/log.js';
 import { PolicyEvents } from './policy/events.js';
-import { DEFAULT_BOOKING_SETTINGS, type BookingSettings } from '../core/booking/rules.js';
+import { bookingSettingsOf, DEFAULT_BOOKING_SETTINGS, type BookingSettings } from '../core/booking/rules.js';
 import { CheckinJob } from './bookings/checkin-job.js';
 
 export interface ServerOptions {
@@ -47,11 +47,14 @@ export interface ServerOptions {
   readonly usage?: UsageSource;
   /** The server's audit log; without it the audit routes answer 503 and closing a month signs no checkpoint. */
   readonly audit?: ServerAuditLog;
-  /** Booking rules (default DEFAULT_BOOKING_SETTINGS: 30 min–4 h, 14 days ahead, 15 min grace, auto-release). */
+  /** Booking rules; default: the site file's `bookings` section, else DEFAULT_BOOKING_SETTINGS (30 min–4 h, 14 days ahead, 15 min grace, auto-release). */
   readonly bookings?: BookingSettings;
   /** How often bookings are checked in from usage (default 5 min; 0: never, e.g. tests). Needs `usage`. */
   readonly bookingCheckinEveryMs?: number;
 }
+
+/** The site file's booking rules, if it has a site and they are given there. */
+const bookingSettingsFromSite = (site: Site | undefined): BookingSettings | null => (site ? bookingSettingsOf(site) : null);
 
 export interface AppOptions {
   readonly logger: Logger;
@@ -113,7 +116,7 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
     usage: s.usage ?? null,
     audit: s.audit ?? null,
     site: opts.site ?? s.usage?.site ?? null,
-    bookings: s.bookings ?? DEFAULT_BOOKING_SETTINGS,
+    bookings: s.bookings ?? bookingSettingsFromSite(opts.site ?? s.usage?.site) ?? DEFAULT_BOOKING_SETTINGS,
   };
 
   // Bookings checked in from reality every few minutes where the server reads usage (docs/bookings.md).

@@ -85,6 +85,24 @@ export const DEFAULT_BOOKING_SETTINGS: BookingSettings = Object.freeze({
   autoRelease: true,
 });
 
+/**
+ * The site file's `bookings` section as settings, over the defaults; null
+ * when the file has none. Closure times are RFC 3339 with an offset (the
+ * schema checks the format), so parsing them needs no time zone.
+ */
+export function bookingSettingsOf(site: Site): BookingSettings | null {
+  const b = site.file.bookings;
+  if (!b) return null;
+  const d = DEFAULT_BOOKING_SETTINGS;
+  return {
+    defaults: { ...d.defaults, ...b.defaults },
+    byClass: { ...b.byClass },
+    closures: (b.closures ?? []).map((c) => ({ from: Date.parse(c.from), to: Date.parse(c.to), ...(c.resources && { resources: c.resources }), reason: c.reason })),
+    graceMinutes: b.graceMinutes ?? d.graceMinutes,
+    autoRelease: b.autoRelease ?? d.autoRelease,
+  };
+}
+
 export function ruleFor(settings: BookingSettings, cls: string): SlotRule {
   return { ...settings.defaults, ...(settings.byClass?.[cls] ?? {}) };
 }

@@ -113,6 +113,47 @@ export const EquipmentSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** An instant as RFC 3339 with an offset (Z or ±HH:MM), so it means the same in any time zone. */
+const INSTANT_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$';
+
+const SlotRuleFields = {
+  minMinutes: Type.Optional(Type.Integer({ minimum: 5, maximum: 1440, description: 'Shortest booking, minutes (default 30)' })),
+  maxMinutes: Type.Optional(Type.Integer({ minimum: 5, maximum: 14 * 1440, description: 'Longest booking, minutes (default 240)' })),
+  stepMinutes: Type.Optional(Type.Union([5, 10, 15, 20, 30, 60].map((n) => Type.Literal(n)), { description: 'Bookings start and end on multiples of this past the local hour (default 15)' })),
+  aheadDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 366, description: 'How far ahead a member may book, days (default 14)' })),
+  bufferMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1440, description: 'Kept free between bookings, minutes (default 0)' })),
+  maxHoursPerWeek: Type.Optional(Type.Number({ minimum: 0, maximum: 168, description: 'Most hours one member may hold of this class in a local week (default: no limit)' })),
+};
+
+/** Booking rules of the site (docs/bookings.md); every field optional, defaults in core/booking/rules.ts. */
+export const BookingsSchema = Type.Object(
+  {
+    defaults: Type.Optional(Type.Object(SlotRuleFields, { additionalProperties: false, description: 'Slot rules for every bookable resource' })),
+    byClass: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,63}$' }), Type.Object(SlotRuleFields, { additionalProperties: false }), {
+        description: 'Per rule class (a machine class, desk or room): what differs from the defaults',
+      }),
+    ),
+    closures: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            from: Type.String({ pattern: INSTANT_PATTERN, description: 'Start, RFC 3339 with an offset, e.g. 2026-12-24T00:00:00+08:00' }),
+            to: Type.String({ pattern: INSTANT_PATTERN, description: 'End (exclusive), RFC 3339 with an offset' }),
+            resources: Type.Optional(Type.Array(Type.String({ pattern: '^(equipment|desk|room):[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' }), { maxItems: 1000, description: "'type:id' of the resources closed; default every one" })),
+            reason: Name,
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 1000, description: 'Periods nothing (or the resources listed) can be booked: closures, maintenance' },
+      ),
+    ),
+    graceMinutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 240, description: 'Use seen within this many minutes of a booking’s start checks it in (default 15)' })),
+    autoRelease: Type.Optional(Type.Boolean({ description: 'Release a no-show at the end of the grace period (default true)' })),
+  },
+  { additionalProperties: false },
+);
+
 /** A topic level or prefix chosen by a manager: no wildcards, no leading $, no empty levels. */
 const TOPIC_PATTERN = '^(?!\\$)(?!.*//)(?!/)(?!.*/$)[^+#\\u0000]{1,128}$';
 
@@ -239,6 +280,7 @@ export const SiteFileSchema = Type.Object(
     devices: Type.Optional(Type.Array(DeviceSchema, { maxItems: 100000 })),
     logins: Type.Optional(Type.Array(LoginSchema, { maxItems: 1000 })),
     observers: Type.Optional(Type.Array(ObserverSchema, { maxItems: 100, description: 'Read-only MQTT logins for dashboards: they may read the live state and nothing else' })),
+    bookings: Type.Optional(BookingsSchema),
   },
   { additionalProperties: false },
 );

@@ -1,7 +1,7 @@
 /** Booking rules (core/booking/rules.ts): one row per rule, accept or the reason refused. */
 import { describe, expect, it } from 'vitest';
 import type { PolicyCertification, PolicyMember, PolicyPlan } from '../../core/access/policy-index.js';
-import { bookableResources, checkBooking, findResource, REFUSALS, type BookingCheck, type BookingSettings } from '../../core/booking/rules.js';
+import { bookableResources, bookingSettingsOf, checkBooking, findResource, REFUSALS, type BookingCheck, type BookingSettings } from '../../core/booking/rules.js';
 import { siteFromFile } from '../harness/site-fixture.js';
 
 const site = siteFromFile({
@@ -122,5 +122,33 @@ describe('booking rules', () => {
       'desk:d03:desk:-',
       'room:room-a:room:-',
     ]);
+  });
+});
+
+describe('booking rules from the site file', () => {
+  const withBookings = (bookings: unknown) => siteFromFile({ ...site.file, bookings } as typeof site.file);
+
+  it('takes the site file’s bookings section over the defaults, closures at their instants', () => {
+    const s = withBookings({
+      defaults: { maxMinutes: 120, stepMinutes: 30 },
+      byClass: { 'laser-cutter': { bufferMinutes: 15, maxHoursPerWeek: 4 } },
+      closures: [{ from: '2026-12-24T00:00:00+08:00', to: '2026-12-26T00:00:00+08:00', reason: 'Winter closure' }],
+      autoRelease: false,
+    });
+    const got = bookingSettingsOf(s)!;
+    expect(got).toEqual({
+      defaults: { minMinutes: 30, maxMinutes: 120, stepMinutes: 30, aheadDays: 14, bufferMinutes: 0 },
+      byClass: { 'laser-cutter': { bufferMinutes: 15, maxHoursPerWeek: 4 } },
+      closures: [{ from: Date.parse('2026-12-23T16:00:00Z'), to: Date.parse('2026-12-25T16:00:00Z'), reason: 'Winter closure' }],
+      graceMinutes: 15,
+      autoRelease: false,
+    });
+    expect(bookingSettingsOf(site)).toBeNull();
+    expect(checkBooking({ ...base, site: s, settings: got, from: at('2026-11-26', '14:15'), to: at('2026-11-26', '15:15') })).toMatchObject({ reason: 'invalid_period' });
+  });
+
+  it('refuses a bad section when the site file is read', () => {
+    expect(() => withBookings({ defaults: { stepMinutes: 7 } })).toThrow(/bookings/);
+    expect(() => withBookings({ closures: [{ from: '2026-12-24 00:00', to: '2026-12-26T00:00:00+08:00', reason: 'x' }] })).toThrow(/bookings/);
   });
 });
