@@ -99,14 +99,18 @@ export class HeadBuilder {
   private readonly stack: { size: number; hash: Bytes }[] = [];
   count = 0;
 
+  /** `onSubtree` hears each perfect subtree of two or more leaves as it completes: level (log2 of its size), index at that level, hash. */
+  constructor(private readonly onSubtree?: (level: number, index: number, hash: Bytes) => void) {}
+
   push(leaf: Bytes): void {
+    this.count++;
     let cur = { size: 1, hash: leaf };
     while (this.stack.length > 0 && this.stack[this.stack.length - 1]!.size === cur.size) {
       const left = this.stack.pop()!;
       cur = { size: left.size * 2, hash: interior(left.hash, cur.hash) };
+      this.onSubtree?.(Math.round(Math.log2(cur.size)), this.count / cur.size - 1, cur.hash);
     }
     this.stack.push(cur);
-    this.count++;
   }
 
   root(): Bytes {

@@ -25,7 +25,7 @@
  * order, then stored nodes, then checkpoints and keys.
  */
 import { checkSignature, keyIdOf, publicKeyFromRaw, type SignedCheckpoint } from './checkpoint.js';
-import { verifierLeafHash, verifyConsistency } from './rfc9162-verify.js';
+import { HeadBuilder, verifierLeafHash, verifyConsistency } from './rfc9162-verify.js';
 import { createHash, type KeyObject } from 'node:crypto';
 
 type Bytes = Uint8Array;
@@ -146,36 +146,22 @@ export function verifyJournal(input: JournalAuditInput): AuditReport {
   const sizesWanted = new Set(cps.map((c) => c.size));
   if (sizesWanted.has(0)) rebuilt.set(0, EMPTY);
 
-  // ---- the pass: leaves in order, perfect subtrees merged on a stack ----------------------------
-  const stack: { level: number; hash: Bytes }[] = [];
-  let leaves = 0;
+  // ---- the pass: leaves in order, perfect subtrees merged on a stack (the verifier's HeadBuilder) ----
   let badNodes = 0;
-  const rootNow = (): Bytes => {
-    if (stack.length === 0) return EMPTY;
-    let h = stack[stack.length - 1]!.hash;
-    for (let j = stack.length - 2; j >= 0; j--) h = interior(stack[j]!.hash, h);
-    return h;
-  };
-  const pushLeaf = (leaf: Bytes): void => {
-    stack.push({ level: 0, hash: leaf });
-    leaves++;
-    while (stack.length >= 2 && stack[stack.length - 1]!.level === stack[stack.length - 2]!.level) {
-      const right = stack.pop()!;
-      const left = stack.pop()!;
-      const level = left.level + 1;
-      const hash = interior(left.hash, right.hash);
-      const index = leaves / 2 ** level - 1;
-      const stored = input.node(level, index);
-      if (stored === null || !same(stored, hash)) {
-        // One report per damaged subtree is plenty: the first is what names where to look.
-        if (badNodes++ === 0) {
-          const first = index * 2 ** level + 1;
-          problem({ where: 'tree', seq: first, key: null, checkpointSize: null, what: `stored Merkle node (level ${level}, index ${index}) over seq ${first}–${leaves} ${stored === null ? 'is missing' : 'differs from the one rebuilt from the entries'}` });
-        }
+  const heads = new HeadBuilder((level, index, hash) => {
+    const stored = input.node(level, index);
+    if (stored === null || !same(stored, hash)) {
+      // One report per damaged subtree is plenty: the first is what names where to look.
+      if (badNodes++ === 0) {
+        const first = index * 2 ** level + 1;
+        problem({ where: 'tree', seq: first, key: null, checkpointSize: null, what: `stored Merkle node (level ${level}, index ${index}) over seq ${first}–${heads.count} ${stored === null ? 'is missing' : 'differs from the one rebuilt from the entries'}` });
       }
-      stack.push({ level, hash });
     }
-    if (sizesWanted.has(leaves)) rebuilt.set(leaves, rootNow());
+  });
+  const pushLeaf = (leaf: Bytes): void => {
+    heads.push(leaf);
+    const leaves = heads.count;
+    if (sizesWanted.has(leaves)) rebuilt.set(leaves, heads.root());
     if (input.onProgress && leaves % 65_536 === 0) input.onProgress(leaves, N);
   };
 
@@ -335,7 +321,7 @@ export function verifyJournal(input: JournalAuditInput): AuditReport {
   // The log as it is now must extend the newest checkpoint.
   if (prev && prev.size <= N && problems.every((p) => p.where !== 'checkpoint')) {
     const proof = consistencyProofFrom(input.node, prev.size, N);
-    if (proof === null || !verifyConsistency(prev.size, N, prev.root, rootNow(), proof)) {
+    if (proof === null || !verifyConsistency(prev.size, N, prev.root, heads.root(), proof)) {
       problem({ where: 'checkpoint', key: null, checkpointSize: prev.size, seq: prev.size + 1, what: `the log of ${N} entries is not consistent with the checkpoint of size ${prev.size}` });
     }
   }
