@@ -1,6 +1,7 @@
 /**
- * The check-in job: every few minutes, reads the last hours of usage sessions
- * (badge presence, desk sensors, machine power) and applies
+ * The check-in job: every few minutes, when a booking waits for its check-in,
+ * reads the usage sessions since just before it (badge presence, desk
+ * sensors, machine power) and applies
  * core/booking/checkin.ts to the confirmed bookings (used, released, no_show),
  * so a no-show's slot is free again soon after its grace period — for members
  * booking, and for the gateways, which get the release with the next policy
@@ -13,7 +14,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Site } from '../../core/site/model.js';
 import type { ServerContext } from '../routes/context.js';
-import { applyCheckins } from '../routes/bookings.js';
+import { applyCheckins, oldestUndecided } from '../routes/bookings.js';
 import { readUsage, type UsageSource } from '../routes/usage.js';
 
 export interface CheckinJobOptions {
@@ -23,8 +24,8 @@ export interface CheckinJobOptions {
   readonly logger: FastifyBaseLogger;
   /** How often to run (default 5 min). */
   readonly everyMs?: number;
-  /** How far back usage is read (default 6 h: bookings whose grace period ended within it). */
-  readonly lookbackMs?: number;
+  /** How far back usage is read at most (default 2 days); bookings older than that wait for POST /bookings/check-in. */
+  readonly maxLookbackMs?: number;
 }
 
 export class CheckinJob {
@@ -42,17 +43,28 @@ export class CheckinJob {
   /** One run (also what the timer calls); resolves when it is done, never rejects. */
   runOnce(): Promise<void> {
     if (this.running) return this.running;
-    const now = this.o.ctx.clock.now();
-    this.running = readUsage(this.o.usage, now - (this.o.lookbackMs ?? 6 * 3_600_000), now)
-      .then((u) => applyCheckins(this.o.ctx, this.o.site, [...u.sessions, ...u.open], 'system:booking-checkin'))
-      .then((r) => {
-        if (r.changed > 0) this.o.logger.info({ changed: r.changed }, 'bookings checked in');
-      })
+    this.running = this.check()
       .catch((err: unknown) => this.o.logger.warn({ err }, 'booking check-in failed; the next run tries again'))
       .finally(() => {
         this.running = null;
       });
     return this.running;
+  }
+
+  /**
+   * Reads usage only when a booking waits for its check-in, and from just
+   * before the oldest one's grace window (at most `maxLookbackMs` back): a
+   * space with no bookings costs no InfluxDB read.
+   */
+  private async check(): Promise<void> {
+    const { ctx, site } = this.o;
+    const oldest = await oldestUndecided(ctx, site);
+    if (oldest === null) return;
+    const now = ctx.clock.now();
+    const from = Math.max(now - (this.o.maxLookbackMs ?? 2 * 86_400_000), Math.min(now, oldest - ctx.bookings.graceMinutes * 60_000));
+    const u = await readUsage(this.o.usage, from, now);
+    const r = await applyCheckins(ctx, site, [...u.sessions, ...u.open], 'system:booking-checkin', from);
+    if (r.changed > 0) this.o.logger.info({ changed: r.changed }, 'bookings checked in');
   }
 
   async stop(): Promise<void> {

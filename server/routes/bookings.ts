@@ -225,11 +225,39 @@ async function updateStatus(ctx: ServerContext, req: FastifyRequest, id: string,
   }
 }
 
-/** Applies check-in outcomes (core/booking/checkin.ts) to confirmed bookings; answers how many changed and the newest policy version. */
-export async function applyCheckins(ctx: ServerContext, site: Site, sessions: readonly CheckinSession[], actor: string): Promise<{ changed: number; version: number | null }> {
+/** The start of the oldest member booking still waiting for its check-in, or null when none is. */
+export async function oldestUndecided(ctx: ServerContext, site: Site): Promise<number | null> {
+  const now = ctx.clock.now();
+  const r = await ctx.db
+    .selectFrom('bookings')
+    .select((eb) => eb.fn.min('from_ms').as('from'))
+    .where('site_id', '=', site.id)
+    .where('status', '=', 'confirmed')
+    .where('kind', '=', 'booking')
+    .where('from_ms', '<', now + ctx.bookings.graceMinutes * 60_000)
+    .executeTakeFirst();
+  return r?.from === null || r?.from === undefined ? null : Number(r.from);
+}
+
+/**
+ * Applies check-in outcomes (core/booking/checkin.ts) to confirmed bookings;
+ * answers how many changed and the newest policy version. `sessions` must be
+ * all usage from `coveredFrom` to now: only bookings whose grace window lies
+ * inside that are decided (one whose window was not read is never taken for
+ * a no-show).
+ */
+export async function applyCheckins(ctx: ServerContext, site: Site, sessions: readonly CheckinSession[], actor: string, coveredFrom: number): Promise<{ changed: number; version: number | null }> {
   const now = ctx.clock.now();
   const graceMs = ctx.bookings.graceMinutes * 60_000;
-  const rows = await ctx.db.selectFrom('bookings').selectAll().where('site_id', '=', site.id).where('status', '=', 'confirmed').where('kind', '=', 'booking').where('from_ms', '<', now + graceMs).execute();
+  const rows = await ctx.db
+    .selectFrom('bookings')
+    .selectAll()
+    .where('site_id', '=', site.id)
+    .where('status', '=', 'confirmed')
+    .where('kind', '=', 'booking')
+    .where('from_ms', '<', now + graceMs)
+    .where('from_ms', '>=', coveredFrom + graceMs)
+    .execute();
   const outcomes = evaluateCheckins(rows.map((b) => checkinOf(site, b)), sessions, { now, graceMs, autoRelease: ctx.bookings.autoRelease });
   let version: number | null = null;
   for (const o of outcomes) {
@@ -530,8 +558,9 @@ export const bookingRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx
       const site = requireSite(ctx);
       if (!ctx.usage) throw problems.unavailable('check-in reads usage from InfluxDB, which this server has not got');
       const now = ctx.clock.now();
-      const usage = await readUsage(ctx.usage, now - req.body.lookbackHours * 3_600_000, now);
-      return applyCheckins(ctx, site, [...usage.sessions, ...usage.open], actorOf(req.principal));
+      const from = now - req.body.lookbackHours * 3_600_000;
+      const usage = await readUsage(ctx.usage, from, now);
+      return applyCheckins(ctx, site, [...usage.sessions, ...usage.open], actorOf(req.principal), from);
     },
   );
 

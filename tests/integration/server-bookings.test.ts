@@ -152,9 +152,9 @@ describe('check-in from reality', () => {
     const ctx = { db: s.db, clock: s.clock, bookings: DEFAULT_BOOKING_SETTINGS, policyChanged: () => undefined } as unknown as ServerContext;
     const sessions = [{ kind: 'machine' as const, resource: 'laser-1', space: 'lab', memberId: s.seed.members.a, start: SOON + 5 * 60_000, end: SOON + 50 * 60_000 }];
     s.clock.set(SOON + 10 * 60_000);
-    expect(await applyCheckins(ctx, site, sessions, 'system')).toMatchObject({ changed: 1 });
+    expect(await applyCheckins(ctx, site, sessions, 'system', SOON - H)).toMatchObject({ changed: 1 });
     s.clock.set(SOON + 16 * 60_000);
-    expect(await applyCheckins(ctx, site, sessions, 'system')).toMatchObject({ changed: 1 });
+    expect(await applyCheckins(ctx, site, sessions, 'system', SOON - H)).toMatchObject({ changed: 1 });
     const rows = await s.db.selectFrom('bookings').select(['id', 'status', 'used_at']).orderBy('id').execute();
     expect(Object.fromEntries(rows.map((r) => [r.id, [r.status, r.used_at]]))).toEqual({ [used.id]: ['used', SOON + 5 * 60_000], [noShow.id]: ['released', null] });
     // The released desk is free again for the rest of its slot.
@@ -167,5 +167,11 @@ describe('check-in from reality', () => {
       ].sort((x, y) => (x.memberId < y.memberId ? -1 : 1)),
     );
     expect(report.byResource).toContainEqual({ resourceType: 'desk', resourceId: 'd20', bookings: 2, bookedMs: 3 * H, usedMs: 0, unusedMs: 2 * H, noShows: 1 });
+
+    // Usage not read back as far as a booking's grace window decides nothing about it.
+    await s.request('manager', 'POST', '/api/v1/bookings', laser(SOON + 2 * H, SOON + 3 * H, { memberId: s.seed.members.b }));
+    s.clock.set(SOON + 2 * H + 20 * 60_000);
+    expect(await applyCheckins(ctx, site, [], 'system', SOON + 2 * H)).toMatchObject({ changed: 0 });
+    expect(await applyCheckins(ctx, site, [], 'system', SOON + 2 * H - 15 * 60_000)).toMatchObject({ changed: 1 });
   });
 });
