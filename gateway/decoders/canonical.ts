@@ -13,8 +13,8 @@ import {
   type PowerPayload,
   type StatusPayload,
 } from '../../core/protocol/canonical.js';
-import { authorizeDeviceForward, authorizeDeviceSubscribe, compileDevicePolicy } from '../../core/protocol/acl.js';
-import { UPLINK_CHANNELS, uplinkTopic, type UplinkChannel } from '../../core/protocol/topics.js';
+import { allowedChannels, authorizeDeviceForward, authorizeDeviceSubscribe, compileDevicePolicy } from '../../core/protocol/acl.js';
+import { UPLINK_CHANNELS, commandFilter, uplinkTopic, type UplinkChannel } from '../../core/protocol/topics.js';
 import { idempotenceKey, type CredentialFormat, type Signal } from '../../core/signals.js';
 import { deviceTimeUsable, type DecodeContext, type DecodeResult, type MqttDecoder } from './types.js';
 
@@ -39,6 +39,10 @@ export const canonicalDecoder: MqttDecoder = {
       forward: (topic) => authorizeDeviceForward(site.id, device.id, topic),
     };
   },
+
+  // One exact topic per channel its kind sends (and status): the same set compileDevicePolicy allows.
+  uplinkFilters: (device, site) => [...allowedChannels(device)].map((c) => uplinkTopic(site.id, device.id, c)),
+  commandFilters: (device, site) => [commandFilter(site.id, device.id)],
 
   decode(channel: string, payload: Buffer, ctx: DecodeContext): DecodeResult {
     if (payload.length > MAX_CANONICAL_PAYLOAD_BYTES) {

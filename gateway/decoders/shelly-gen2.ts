@@ -102,6 +102,17 @@ export const shellyGen2Decoder: MqttDecoder = {
     };
   },
 
+  // Availability, notifications, component status, and the gateway's reply topic, which every Shelly
+  // of the site shares (so an external broker's gateway cannot tell whose reply it is: docs/deployment.md).
+  uplinkFilters(device, site) {
+    const base = `${device.mqtt?.topic ?? device.id}/`;
+    return [`${base}online`, `${base}events/rpc`, `${base}status/+`, shellyReplyTopic(site.id)];
+  },
+  commandFilters(device) {
+    const base = `${device.mqtt?.topic ?? device.id}/`;
+    return [`${base}rpc`, `${base}command`, `${base}command/+`];
+  },
+
   decode(channel: string, payload: Buffer, ctx: DecodeContext): DecodeResult {
     if (payload.length > MAX_SHELLY_PAYLOAD_BYTES) {
       return reject('payload_too_large', `${payload.length} bytes; Shelly messages are at most ${MAX_SHELLY_PAYLOAD_BYTES}`);

@@ -139,6 +139,15 @@ export const tasmotaDecoder: MqttDecoder = {
     };
   },
 
+  // Its telemetry and status, one level below its own prefixes (what publish() reads or ignores). Discovery
+  // messages are left out: an external broker drops them (MQTT 3.1.1 has no refusal), nothing is lost.
+  uplinkFilters(device) {
+    const t = tasmotaTopics(device.mqtt?.topic ?? device.id);
+    return [`${t.tele}+`, `${t.stat}+`];
+  },
+  // Only its own command topic: the group and fallback topics it also subscribes to carry nothing from us.
+  commandFilters: (device) => [`${tasmotaTopics(device.mqtt?.topic ?? device.id).cmnd}+`],
+
   decode(channel: string, payload: Buffer, ctx: DecodeContext): DecodeResult {
     if (payload.length > MAX_TASMOTA_PAYLOAD_BYTES) {
       return reject('payload_too_large', `${payload.length} bytes; Tasmota telemetry is at most ${MAX_TASMOTA_PAYLOAD_BYTES}`);

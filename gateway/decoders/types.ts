@@ -55,6 +55,18 @@ export interface MqttDecoder {
   readonly transport: 'mqtt';
   /** The policy for a connection authenticated as `device` (a device, or a bridge for its sensors). */
   connection(device: DeviceInfo, site: Site): ConnectionPolicy;
+  /**
+   * The topic filters a connection of `device` publishes what connection().publish routes on (a
+   * bridge: its sensors' too). A gateway on an external broker subscribes to them (as shared
+   * subscriptions), and the broker's ACL file lets the device write exactly these. Never a filter that
+   * reaches another device's topics; empty for a device that has no connection of its own.
+   */
+  uplinkFilters(device: DeviceInfo, site: Site): readonly string[];
+  /**
+   * The filters `device` reads its commands on: the broker's ACL lets the device read them and the
+   * gateway, their only writer, write them. Empty for a format the gateway sends nothing.
+   */
+  commandFilters(device: DeviceInfo, site: Site): readonly string[];
   decode(channel: string, payload: Buffer, ctx: DecodeContext): DecodeResult;
 }
 

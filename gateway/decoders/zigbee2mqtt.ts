@@ -172,6 +172,11 @@ export const zigbee2mqttDecoder: MqttDecoder = {
 
   connection: bridgePolicy,
 
+  // A bridge publishes everything under its base topic (its sensors' states among them); a sensor has no connection.
+  uplinkFilters: (device) => (device.kind === 'zigbee-bridge' && device.mqtt !== null ? [`${device.mqtt.topic}/#`] : []),
+  // The gateway sends Zigbee2MQTT nothing (no encoder).
+  commandFilters: () => [],
+
   decode(channel, payload, ctx) {
     switch (channel as Z2mChannel) {
       case 'state':
