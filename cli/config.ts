@@ -30,6 +30,32 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    broker: Type.Object(
+      {
+        mode: Type.Union([Type.Literal('embedded'), Type.Literal('external')], {
+          default: 'embedded',
+          description: 'embedded: the gateway is the MQTT broker (mqtt.*); external: it consumes an existing broker with MQTT 5 shared subscriptions (docs/deployment.md)',
+        }),
+        url: Type.Union([Type.String({ pattern: '^mqtts?://[^\\s/]+(:[0-9]+)?/?$' }), Type.Null()], { default: null, description: 'The external broker, e.g. mqtt://broker:1883 (mode external)' }),
+        username: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'The gateway’s user on the external broker (`facility mosquitto-config` names it "openfacility-gateway")' }),
+        password: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'Better from FACILITY_BROKER_PASSWORD or passwordFile' }),
+        passwordFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null, description: 'A file holding the password (e.g. gateway-password, written by `facility mosquitto-config`)' }),
+        shareGroup: Type.String({ pattern: '^[^/+#\\s]{1,64}$', default: 'openfacility', description: 'Shared-subscription group: gateway instances in one group split the messages' }),
+        clientId: Type.Union([Type.String({ pattern: '^[A-Za-z0-9_.-]{1,100}$' }), Type.Null()], {
+          default: null,
+          description: 'Base client id, unique per gateway instance and the same across its restarts (the broker keeps its unacknowledged messages under it); default openfacility-<site>-<hostname>',
+        }),
+        connections: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'Members of the share group per gateway (connection n has client id <clientId>-<n>)' }),
+        sessionExpiryS: Type.Integer({ minimum: 60, maximum: 4_294_967_295, default: 7 * 24 * 3600, description: 'How long the broker keeps a gone member’s session and queued messages, s' }),
+        leaveOnStop: Type.Boolean({
+          default: false,
+          description: 'On an orderly stop, leave the share group for good (for an instance being removed); otherwise the broker keeps queueing its share until it is back',
+        }),
+        keepaliveS: Pos(30, 'MQTT keepalive, s'),
+        connectTimeoutMs: Pos(10_000, 'CONNACK must arrive within this time'),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     http: Type.Object(
       { host: Type.String({ default: '0.0.0.0' }), port: Port(8080, 'HTTP port: /healthz, /metrics, API and pages') },
       { default: {}, additionalProperties: false },
@@ -114,11 +140,29 @@ export class ConfigError extends Error {}
 export function buildConfig(input: unknown): FacilityConfig {
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(input ?? {}));
   const errors = [...Value.Errors(ConfigSchema, withDefaults)];
-  if (errors.length > 0) {
-    const lines = errors.map((e) => `  ${e.path || '/'}: ${e.message}`);
+  const lines = errors.map((e) => `  ${e.path || '/'}: ${FRIENDLY[e.path] ?? e.message}`);
+  if (errors.length === 0) lines.push(...crossChecks(withDefaults as FacilityConfig));
+  if (lines.length > 0) {
     throw new ConfigError(`invalid configuration:\n${[...new Set(lines)].join('\n')}`);
   }
   return deepFreeze(withDefaults as FacilityConfig);
+}
+
+/** Clearer words than the schema's for fields whose errors are otherwise "Expected union value". */
+const FRIENDLY: Readonly<Record<string, string>> = {
+  '/broker/url': 'must be mqtt://host[:port] or mqtts://host[:port], or null',
+  '/broker/clientId': 'must be 1–100 letters, digits, ".", "_" or "-", or null',
+};
+
+/** Rules between fields, reported like schema errors. */
+function crossChecks(c: FacilityConfig): string[] {
+  const out: string[] = [];
+  const b = c.broker;
+  if (b.mode === 'external' && b.url === null) out.push('  /broker/url: required when broker.mode is external (e.g. mqtt://broker:1883)');
+  if (b.mode === 'embedded' && b.url !== null) out.push('  /broker/url: set, but broker.mode is embedded: set broker.mode: external to use that broker');
+  if (b.mode === 'external' && b.password !== null && b.passwordFile !== null) out.push('  /broker/password: give either password (or FACILITY_BROKER_PASSWORD) or passwordFile, not both');
+  if (b.mode === 'external' && (b.password !== null || b.passwordFile !== null) && b.username === null) out.push('  /broker/username: required with a password');
+  return out;
 }
 
 function deepFreeze<T>(o: T): T {

@@ -3,7 +3,8 @@
  * site file (generated on first start), InfluxDB (local influxd unless an URL
  * is given), gateway, HTTP server, simulated devices — and stopped in reverse.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -13,6 +14,7 @@ import type { Site } from '../core/site/model.js';
 import { DeviceCredentialVerifier } from '../gateway/auth/secrets.js';
 import { indexPolicy, type PolicyIndex } from '../core/access/policy-index.js';
 import type { PolicyView } from '../gateway/access/runner.js';
+import type { ExternalBrokerSettings } from '../gateway/broker/external-broker.js';
 import { Gateway } from '../gateway/gateway.js';
 import { PolicyClient } from '../gateway/policy/policy-client.js';
 import { seedDemoRoster } from './demo-roster.js';
@@ -182,6 +184,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
     const gateway = new Gateway(
       {
         mqtt: config.mqtt,
+        externalBroker: externalBrokerSettings(config, site.id),
         journal: {
           path: join(dataDir, 'journal.db'),
           maxPending: config.journal.maxPending,
@@ -222,7 +225,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
     if (config.sim.enabled) {
       // Simulated serial readers sit on pseudo-terminal pairs made by socat.
       if ([...site.devices.values()].some((d) => d.serial !== null)) await ensureCommand({ command: 'socat', pkg: 'socat', install: true, logger });
-      const sim: SimHandle = await startSimulator({ site, secretsPath, siteDir: dirname(sitePath), brokerUrl: `mqtt://127.0.0.1:${mqttPort}`, speed: config.sim.speed, seed: config.sim.seed, logger: logger.child({ part: 'sim' }) });
+      const sim: SimHandle = await startSimulator({ site, secretsPath, siteDir: dirname(sitePath), brokerUrl: config.broker.url ?? `mqtt://127.0.0.1:${mqttPort}`, speed: config.sim.speed, seed: config.sim.seed, logger: logger.child({ part: 'sim' }) });
       stack.push({ name: 'sim', stop: () => sim.stop() });
     }
 
@@ -231,6 +234,36 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
     await stopAll();
     throw err;
   }
+}
+
+/** broker.* → the external broker client's settings (null in embedded mode); reads broker.passwordFile. */
+export function externalBrokerSettings(config: FacilityConfig, siteId: string): ExternalBrokerSettings | null {
+  const b = config.broker;
+  if (b.mode !== 'external' || b.url === null) return null;
+  let password = b.password;
+  if (b.passwordFile !== null) {
+    try {
+      password = readFileSync(b.passwordFile, 'utf8').trim();
+    } catch (e) {
+      throw new ConfigError(`broker.passwordFile ${b.passwordFile}: ${(e as Error).message}`);
+    }
+  }
+  // Stable across restarts (the broker keeps this member's unacknowledged messages under it), unique per host.
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 40);
+  return {
+    url: b.url,
+    username: b.username,
+    password,
+    clientId: b.clientId ?? `openfacility-${siteId}-${host}`.slice(0, 100),
+    shareGroup: b.shareGroup,
+    connections: b.connections,
+    sessionExpiryS: b.sessionExpiryS,
+    keepaliveS: b.keepaliveS,
+    connectTimeoutMs: b.connectTimeoutMs,
+    minBackoffMs: 500,
+    maxBackoffMs: 30_000,
+    leaveOnStop: b.leaveOnStop,
+  };
 }
 
 async function ensureDatabase(influx: InfluxV1Client, logger: Logger): Promise<void> {

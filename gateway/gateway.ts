@@ -15,7 +15,10 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import { isSignal, type BadgeSignal, type HealthSignal, type JournalRecord, type Signal } from '../core/signals.js';
 import type { DeviceInfo, Site } from '../core/site/model.js';
+import { connect as mqttConnect } from 'mqtt';
 import { MqttBroker, type BrokerLimits } from './broker/broker.js';
+import { ExternalBroker, type ExternalBrokerSettings } from './broker/external-broker.js';
+import type { BrokerHealth, GatewayBroker } from './broker/types.js';
 import { ENCODERS, type DeviceCommand } from './encoders/index.js';
 import { policyMaxAgeMs } from '../core/access/decide.js';
 import { AccessRunner, type AccessSnapshot, type PolicyView } from './access/runner.js';
@@ -31,6 +34,8 @@ import type { SinkStats } from './sink/influx-sink.js';
 
 export interface GatewayConfig {
   readonly mqtt: BrokerLimits & { readonly host: string; readonly port: number };
+  /** An external broker to consume with shared subscriptions instead of running the embedded one (docs/deployment.md); absent or null: embedded. */
+  readonly externalBroker?: ExternalBrokerSettings | null;
   readonly journal: {
     readonly path: string;
     readonly maxPending: number;
@@ -60,7 +65,7 @@ export interface GatewayDeps {
 export interface GatewayHealth {
   readonly status: 'ok' | 'degraded';
   readonly site: string;
-  readonly broker: { readonly listening: boolean; readonly port: number; readonly clients: number };
+  readonly broker: BrokerHealth;
   readonly journal: JournalStats;
   readonly sink: SinkStats;
   readonly serial: readonly SerialReaderStatus[];
@@ -105,7 +110,8 @@ export interface GatewayHealth {
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly journal: Journal;
-  readonly broker: MqttBroker;
+  /** The embedded broker, or the client of an external one. */
+  readonly broker: GatewayBroker;
   readonly watch: DeviceWatch;
   readonly serial: SerialReaders;
   readonly access: AccessRunner;
@@ -209,24 +215,34 @@ export class Gateway {
         },
       },
     });
-    this.broker = new MqttBroker({
-      host: config.mqtt.host,
-      port: config.mqtt.port,
-      site,
-      verifyCredentials: deps.verifyCredentials,
-      ingress,
-      limits: config.mqtt,
-      metrics: this.metrics,
-      clock,
-      logger: logger.child({ part: 'broker' }),
-    });
+    this.broker = config.externalBroker
+      ? new ExternalBroker({
+          settings: config.externalBroker,
+          site,
+          ingress,
+          metrics: this.metrics,
+          clock,
+          logger: logger.child({ part: 'broker' }),
+          connect: (url, opts) => mqttConnect(url, opts),
+        })
+      : new MqttBroker({
+          host: config.mqtt.host,
+          port: config.mqtt.port,
+          site,
+          verifyCredentials: deps.verifyCredentials,
+          ingress,
+          limits: config.mqtt,
+          metrics: this.metrics,
+          clock,
+          logger: logger.child({ part: 'broker' }),
+        });
     this.metrics.register.setDefaultLabels({ site: site.id });
   }
 
   private startup: GatewayHealth['startup'] = { gatewayMs: 0, processMs: 0 };
 
   async start(): Promise<{ mqttPort: number }> {
-    if (this.started) return { mqttPort: this.broker.port };
+    if (this.started) return { mqttPort: this.broker.health().port };
     const t0 = performance.now();
     await this.journal.start();
     this.watch.start();
@@ -302,6 +318,10 @@ export class Gateway {
     const serial = this.serial.status();
     for (const r of serial) if (r.state !== 'open') problems.push(`serial reader ${r.device} (${r.path}): ${r.state}${r.lastError ? ` — ${r.lastError}` : ''}`);
     if (sink.failingSince !== null) problems.push(`influxdb: ${sink.lastError ?? 'failing'} since ${new Date(sink.failingSince).toISOString()}`);
+    const broker = this.broker.health();
+    const ext = broker.external;
+    if (ext && this.started && !broker.listening) problems.push(`mqtt: ${ext.connected} of ${ext.connections} connections to ${ext.url} up${ext.lastError ? ` — ${ext.lastError}` : ''}`);
+    if (ext && ext.refusedSubscriptions.length > 0) problems.push(`mqtt: the broker refused ${ext.refusedSubscriptions.length} subscriptions (e.g. ${ext.refusedSubscriptions[0]}): check its ACL for the gateway user`);
     const access = this.accessHealth();
     if (this.deps.policy && access.policyVersion === null) problems.push('access: no access policy yet, so every swipe is refused; check that the server is reachable and the gateway token is valid');
     else if (access.policyAgeS !== null && access.policyAgeS * 1000 > policyMaxAgeMs(this.deps.site)) {
@@ -314,7 +334,7 @@ export class Gateway {
     return {
       status: problems.length === 0 ? 'ok' : 'degraded',
       site: this.deps.site.id,
-      broker: { listening: this.started, port: this.broker.port, clients: this.broker.connectedClients },
+      broker,
       journal,
       sink,
       serial,

@@ -29,6 +29,7 @@ import { mqttDecoder, type ConnectionPolicy } from '../decoders/index.js';
 import type { SignalIngress } from '../ingress/signal-ingress.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { guardPacketSize } from './packet-guard.js';
+import type { BrokerHealth, GatewayBroker } from './types.js';
 
 export interface BrokerLimits {
   /** Largest MQTT packet accepted, bytes (fixed header included). */
@@ -89,7 +90,7 @@ class BrokerRefusal extends Error {
   }
 }
 
-export class MqttBroker {
+export class MqttBroker implements GatewayBroker {
   private aedes: Aedes | null = null;
   private server: Server | null = null;
   private readonly sessions = new WeakMap<Client, Session>();
@@ -184,6 +185,10 @@ export class MqttBroker {
       out.push({ topic: p.topic, payload: p.payload.toString(), qos: p.qos });
     }
     return out;
+  }
+
+  health(): BrokerHealth {
+    return { mode: 'embedded', listening: this.server !== null, port: this.boundPort, clients: this.connectedClients };
   }
 
   async stop(timeoutMs = 5000): Promise<void> {

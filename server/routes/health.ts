@@ -8,7 +8,27 @@ const ClassCounts = Type.Object({ access: Type.Integer(), billing: Type.Integer(
 export const HealthSchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
   site: Type.String(),
-  broker: Type.Object({ listening: Type.Boolean(), port: Type.Integer(), clients: Type.Integer() }),
+  broker: Type.Object({
+    mode: Type.Union([Type.Literal('embedded'), Type.Literal('external')], { description: 'embedded: the gateway is the broker; external: a client of an existing broker (docs/deployment.md)' }),
+    listening: Type.Boolean({ description: 'embedded: accepting connections; external: every connection up and subscribed' }),
+    port: Type.Integer({ description: 'embedded: the MQTT port; external: 0' }),
+    clients: Type.Integer({ description: 'embedded: authenticated clients; external: this gateway’s connections that are up' }),
+    external: Type.Optional(
+      Type.Object({
+        url: Type.String(),
+        clientId: Type.String(),
+        shareGroup: Type.String(),
+        connections: Type.Integer(),
+        connected: Type.Integer(),
+        subscriptions: Type.Integer({ description: 'shared subscriptions per connection, one per uplink filter of the site' }),
+        refusedSubscriptions: Type.Array(Type.String()),
+        received: Type.Integer(),
+        unresolved: Type.Object({ no_device: Type.Integer(), refused: Type.Integer(), ambiguous: Type.Integer() }),
+        journalRefusals: Type.Integer(),
+        lastError: Type.Union([Type.String(), Type.Null()]),
+      }),
+    ),
+  }),
   journal: Type.Object({
     lastSeq: Type.Integer(),
     pending: Type.Integer(),
