@@ -22,7 +22,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { bookedTime, evaluateCheckins, type CheckinBooking, type CheckinSession } from '../../core/booking/checkin.js';
 import { toICalendar, type CalendarEvent } from '../../core/booking/ical.js';
 import { bookableResources, checkBooking, findResource, REFUSALS, RESOURCE_TYPES, ruleFor, type BookableResource, type BookingActor, type BookingRefusal } from '../../core/booking/rules.js';
-import { spaceOpenState } from '../../core/usage/calendar.js';
+import { openIntervals, siteCalendar, spaceOpenState } from '../../core/usage/calendar.js';
 import type { Site } from '../../core/site/model.js';
 import { ownMemberScope, type Principal } from '../auth/principal.js';
 import { heldSlots, HOLDING_STATUSES, immediate, isBookingConflict, isOutOfService, memberPolicy, memberSlotsOfClass } from '../bookings/store.js';
@@ -570,7 +570,7 @@ export const bookingRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx
       config: { authz: { roles: STAFF } },
       schema: {
         tags: ['bookings'],
-        summary: 'Booked, used, and booked-but-unused time per member and per resource in a period (bookings starting in it)',
+        summary: 'Booked, used, and booked-but-unused time per member and per resource in a period (bookings starting in it); per resource also its open time and the shares of it booked and used',
         querystring: Type.Object(Period, { additionalProperties: false }),
         response: {
           200: Type.Object(
@@ -579,7 +579,18 @@ export const bookingRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx
               to: Type.Integer(),
               total: BookedTimeSchema,
               byMember: Type.Array(Type.Intersect([Type.Object({ memberId: Type.String() }), BookedTimeSchema])),
-              byResource: Type.Array(Type.Intersect([Type.Object({ resourceType: Type.String(), resourceId: Type.String() }), BookedTimeSchema])),
+              byResource: Type.Array(
+                Type.Intersect([
+                  Type.Object({
+                    resourceType: Type.String(),
+                    resourceId: Type.String(),
+                    openMs: Type.Integer({ description: 'Open time of the resource’s space in the period (its calendar)' }),
+                    bookedShare: Nullable(Type.Number({ description: 'bookedMs / openMs, null when never open' })),
+                    usedShare: Nullable(Type.Number({ description: 'usedMs / openMs: booked and really used' })),
+                  }),
+                  BookedTimeSchema,
+                ]),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -601,7 +612,16 @@ export const bookingRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx
         to,
         total: bookedTime(rows, () => 'all').get('all') ?? zero,
         byMember: [...byMember].sort(([a], [b]) => (a < b ? -1 : 1)).map(([memberId, t]) => ({ memberId, ...t })),
-        byResource: [...byResource].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, t]) => ({ resourceType: k.slice(0, k.indexOf(':')), resourceId: k.slice(k.indexOf(':') + 1), ...t })),
+        byResource: [...byResource]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([k, t]) => {
+            const resourceType = k.slice(0, k.indexOf(':'));
+            const resourceId = k.slice(k.indexOf(':') + 1);
+            const r = findResource(site, resourceType as BookableResource['type'], resourceId);
+            const openMs = r ? openIntervals(siteCalendar(site, r.space), from, to).reduce((a, iv) => a + iv.to - iv.from, 0) : 0;
+            const share = (ms: number) => (openMs > 0 ? Math.round((ms / openMs) * 10_000) / 10_000 : null);
+            return { resourceType, resourceId, openMs, bookedShare: share(t.bookedMs), usedShare: share(t.usedMs), ...t };
+          }),
       };
     },
   );

@@ -166,7 +166,9 @@ describe('check-in from reality', () => {
         { memberId: s.seed.members.b, bookings: 1, bookedMs: 2 * H, usedMs: 0, unusedMs: 2 * H, noShows: 1 },
       ].sort((x, y) => (x.memberId < y.memberId ? -1 : 1)),
     );
-    expect(report.byResource).toContainEqual({ resourceType: 'desk', resourceId: 'd20', bookings: 2, bookedMs: 3 * H, usedMs: 0, unusedMs: 2 * H, noShows: 1 });
+    // The example site is always open: 4 hours of open time in the period asked.
+    expect(report.byResource).toContainEqual({ resourceType: 'desk', resourceId: 'd20', openMs: 4 * H, bookedShare: 0.75, usedShare: 0, bookings: 2, bookedMs: 3 * H, usedMs: 0, unusedMs: 2 * H, noShows: 1 });
+    expect(report.byResource).toContainEqual({ resourceType: 'equipment', resourceId: 'laser-1', openMs: 4 * H, bookedShare: 0.25, usedShare: 0.25, bookings: 1, bookedMs: H, usedMs: H, unusedMs: 0, noShows: 0 });
 
     // Usage not read back as far as a booking's grace window decides nothing about it.
     await s.request('manager', 'POST', '/api/v1/bookings', laser(SOON + 2 * H, SOON + 3 * H, { memberId: s.seed.members.b }));
