@@ -226,6 +226,14 @@ function show(v: unknown): string {
   return text.length > 48 ? `${text.slice(0, 45)}…` : text;
 }
 
+/**
+ * A value from the file inside a sentence: text as it is, anything else as show() writes it. Never
+ * String(v): a list nested a few thousand deep overflows the stack in Array#toString.
+ */
+function text(v: unknown): string {
+  return typeof v === 'string' ? v : show(v);
+}
+
 /** `devices[3].desk`, as people read and write it. */
 export function formatSitePath(path: readonly (string | number)[]): string {
   let out = '';
@@ -539,7 +547,7 @@ function semanticIssues(root: Obj): SiteIssue[] {
         add(
           [coll, i, 'space'],
           'wrong-space-kind',
-          `machine "${String(item.id)}" stands in space "${String(item.space)}", which is ${a(String(space.kind))}; machines stand in a space of kind lab: change that space's kind to lab or move the machine to a lab`,
+          `machine "${text(item.id)}" stands in space "${String(item.space)}", which is ${a(String(space.kind))}; machines stand in a space of kind lab: change that space's kind to lab or move the machine to a lab`,
         );
       }
     }
@@ -755,7 +763,7 @@ function connectionIssues(dev: Obj, i: number, kind: DeviceKind | undefined, ind
         const hint = guess === undefined ? '' : ` (did you mean "${guess}"?)`;
         add(['devices', i, 'bridge'], 'unknown-reference', `there is no device "${dev.bridge}"${hint}; add a device of kind zigbee-bridge with that id, or fix the reference`);
       } else if (b.kind !== 'zigbee-bridge') {
-        add(['devices', i, 'bridge'], 'format', `"${dev.bridge}" is ${a(String(b.kind))}, not a zigbee-bridge; set bridge: to the id of the zigbee-bridge device the sensor is paired with`);
+        add(['devices', i, 'bridge'], 'format', `"${dev.bridge}" is ${a(text(b.kind))}, not a zigbee-bridge; set bridge: to the id of the zigbee-bridge device the sensor is paired with`);
       }
     }
     if (has('credentials')) add(['devices', i, 'credentials'], 'format', 'a bridged sensor has no MQTT login of its own (its bridge has); remove credentials:');
