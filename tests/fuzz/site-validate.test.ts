@@ -12,8 +12,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { validateSite } from '../../core/site/validate.js';
-import { mutatedObject, parseOutcome, siteProblems } from './site-support.js';
-import { check } from './support.js';
+import { base, mutatedObject, parseOutcome, siteProblems } from './site-support.js';
+import { check, deepNest } from './support.js';
 
 describe('site object fuzz', () => {
   it('the site object mutated anywhere, as JSON text: never throws; accepted sites consistent', () => {
@@ -56,5 +56,19 @@ describe('site object fuzz', () => {
       2500,
     );
     expect(accepted).toBeGreaterThan(50);
+  });
+
+  it('regression (FUZZ_SEED=4242, FUZZ_RUNS_SCALE=5): a bridge whose kind is a deeply nested list is an error, not a RangeError', () => {
+    const o = structuredClone(base) as { devices: Record<string, unknown>[] };
+    const bridge = o.devices.findIndex((d) => d.kind === 'zigbee-bridge');
+    o.devices[bridge]!.kind = deepNest(30_000);
+    const machine = structuredClone(base) as { equipment: Record<string, unknown>[]; spaces: Record<string, unknown>[] };
+    machine.spaces[0]!.kind = 'room';
+    machine.equipment[0]!.space = machine.spaces[0]!.id;
+    machine.equipment[0]!.id = deepNest(30_000);
+    for (const bad of [o, machine]) {
+      const r = validateSite(bad);
+      expect(r.ok).toBe(false);
+    }
   });
 });
