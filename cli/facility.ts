@@ -15,6 +15,7 @@ import { crossCheck } from '../gateway/influx/crosscheck.js';
 import { InfluxV1Client } from '../gateway/influx/client.js';
 import { buildConfig, ConfigError, type FacilityConfig } from './config.js';
 import { initSite, loadSiteFile } from './init.js';
+import { GATEWAY_BROKER_USER, writeMosquittoConfig } from './mosquitto.js';
 import { runSimCommand } from './sim.js';
 import { sitePaths, startServerOnly, startSystem } from './system.js';
 
@@ -141,6 +142,7 @@ async function runSystem(flags: RunFlags, mode: 'all' | 'gateway'): Promise<void
       password: process.env.FACILITY_INFLUX_PASSWORD,
     },
     sim: { ...(flags.sim === false && { enabled: false }), speed: flags.simSpeed },
+    broker: { password: process.env.FACILITY_BROKER_PASSWORD },
     ...(mode === 'gateway' && { gateway: { serverUrl: flags.serverUrl, serverToken: process.env.FACILITY_GATEWAY_TOKEN } }),
   });
   const logger = makeLogger(config.log.level);
@@ -154,7 +156,9 @@ async function runSystem(flags: RunFlags, mode: 'all' | 'gateway'): Promise<void
       `  Health     ${s.httpUrl}/healthz`,
       `  Metrics    ${s.httpUrl}/metrics`,
       ...(mode === 'all' ? [`  API        ${s.httpUrl}/api/v1  (docs ${s.httpUrl}/docs)`] : []),
-      `  MQTT       mqtt://localhost:${s.mqttPort}  (topics fac/v1/${s.site.id}/…, docs/protocol.md)`,
+      config.broker.mode === 'external'
+        ? `  MQTT       ${config.broker.url ?? ''}  (external broker, shared group "${config.broker.shareGroup}"; docs/deployment.md)`
+        : `  MQTT       mqtt://localhost:${s.mqttPort}  (topics fac/v1/${s.site.id}/…, docs/protocol.md)`,
       `  InfluxDB   ${s.influxUrl}  database "${config.influx.db}"`,
       `  Site file  ${s.sitePath}`,
       `  Data       ${sitePaths(config).dataDir}`,
@@ -241,6 +245,37 @@ siteCmd
   .action(async (file: string) => {
     const site = await loadSiteFile(file);
     console.log(`${file}: OK — site "${site.id}", ${site.spaces.size} spaces, ${site.desks.size} desks, ${site.equipment.size} machines, ${site.devices.size} devices`);
+  });
+
+common(program.command('mosquitto-config'))
+  .description('write a Mosquitto 2.0 password file, ACL file and mosquitto.conf snippet from the site file, for broker.mode external (docs/deployment.md)')
+  .requiredOption('--out <dir>', 'directory for passwd, acl, mosquitto.conf (and gateway-password, when the gateway has none configured)')
+  .option('--port <port>', 'the listener in mosquitto.conf', int('--port'), 1883)
+  .option('--bind <address>', 'address the listener binds to (default all)')
+  .option('--gateway-user <name>', `the gateway's user name (default broker.username, else ${GATEWAY_BROKER_USER})`)
+  .option('--persistence-dir <dir>', 'Mosquitto persistence_location (default /var/lib/mosquitto/)')
+  .action(async (flags: CommonFlags & { out: string; port: number; bind?: string; gatewayUser?: string; persistenceDir?: string }) => {
+    const config = configFrom(flags, { broker: { password: process.env.FACILITY_BROKER_PASSWORD } });
+    const { sitePath, secretsPath } = sitePaths(config);
+    const site = await loadSiteFile(sitePath);
+    const b = config.broker;
+    const r = await writeMosquittoConfig({
+      site,
+      sitePath,
+      secretsPath,
+      outDir: flags.out,
+      port: flags.port,
+      ...(flags.bind !== undefined && { bindAddress: flags.bind }),
+      ...(flags.persistenceDir !== undefined && { persistenceLocation: flags.persistenceDir }),
+      gatewayUser: flags.gatewayUser ?? b.username ?? GATEWAY_BROKER_USER,
+      gatewayPassword: b.passwordFile !== null ? readFileSync(b.passwordFile, 'utf8').trim() : b.password,
+      shareGroup: b.shareGroup,
+      env: process.env,
+    });
+    for (const p of r.problems) console.error(`warning: ${p}`);
+    console.log(`Wrote ${r.files.passwordFile}, ${r.files.aclFile} and ${r.files.conf} (${r.users} users, site "${site.id}").`);
+    if (r.files.gatewayPassword) console.log(`The gateway's password is in ${r.files.gatewayPassword}: set broker.passwordFile to it.`);
+    if (r.problems.length > 0) process.exitCode = 1;
   });
 
 const auditCmd = program.command('audit').description('the tamper-evident journal (docs/audit.md)');
