@@ -88,6 +88,15 @@ export const HealthSchema = Type.Object({
     tickMs: Type.Number({ description: 'How long deriving the live state last held the event loop, ms' }),
     maxTickMs: Type.Number({ description: 'The longest it has, since the start, ms' }),
   }),
+  audit: Type.Object(
+    {
+      lastCheckpoint: Type.Union([
+        Type.Object({ size: Type.Integer(), time: Type.Integer({ description: 'epoch ms' }), keyId: Type.String() }, { description: "The journal's newest signed checkpoint (docs/audit.md)" }),
+        Type.Null(),
+      ]),
+    },
+    { description: 'The tamper-evident journal' },
+  ),
   problems: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;

@@ -250,7 +250,10 @@ describe('live state', () => {
     expect(payload(`fac/v1/${SITE}/state/spaces/elab`)).toEqual(live.spaces.elab);
     expect(payload(`fac/v1/${SITE}/state/site`)).toEqual(live.totals);
     expect(JSON.stringify(retained.filter((m) => !m.topic.includes('/machines/')))).not.toContain(memberId);
-    const health = (await (await fetch(`${system.httpUrl}/healthz`)).json()) as { live: Record<string, number> };
+    const health = (await (await fetch(`${system.httpUrl}/healthz`)).json()) as { live: Record<string, number>; audit: { lastCheckpoint: { size: number; keyId: string } | null } };
+    // The journal's newest signed checkpoint (the gateway signs one when it announces its key at the first start).
+    expect(health.audit).toHaveProperty('lastCheckpoint');
+    if (health.audit.lastCheckpoint !== null) expect(health.audit.lastCheckpoint).toMatchObject({ size: expect.any(Number) as number, keyId: expect.stringMatching(/^[0-9a-f]{16}$/) as string });
     expect(health.live).toMatchObject({ late: 0, retainedTopics: expected.size, tickMs: expect.any(Number) as number, maxTickMs: expect.any(Number) as number });
     expect(health.live.maxTickMs).toBeGreaterThan(0);
     expect(health.live.records).toBeGreaterThanOrEqual(5);
