@@ -54,7 +54,8 @@ export const canonicalDecoder: MqttDecoder = {
     } catch (e) {
       return { ok: false, reason: 'malformed_json', detail: (e as Error).message };
     }
-    const check = CHECKS[channel as UplinkChannel];
+    // Own keys only: 'constructor' or 'toString' must not find Object.prototype's.
+    const check = Object.hasOwn(CHECKS, channel) ? CHECKS[channel as UplinkChannel] : undefined;
     if (!check) return { ok: false, reason: 'schema', detail: `unknown channel ${channel}` };
     if (!check.Check(body)) {
       const first = check.Errors(body).First();
