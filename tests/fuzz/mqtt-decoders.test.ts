@@ -202,6 +202,21 @@ describe.each(Object.entries(SAMPLES).map(([format, samples], i) => ({ format, s
   });
 });
 
+describe('decode with a channel no route gives (defence in depth)', () => {
+  it.each(Object.entries(SAMPLES).map(([format, samples]) => ({ format, sample: samples[0]! })))('$format: any channel name is refused or decoded, never a throw', ({ sample }) => {
+    const device = site.devices.get(sample.connectsAs)!;
+    check(
+      fc.property(fc.oneof(fc.constantFrom('constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', ''), fc.string({ maxLength: 20 })), (channel) => {
+        const ctx: DecodeContext = { site: site.id, device, topic: sample.topic, receivedAt: NOW, messageId: 'fuzz.channel', maxPastMs: 86_400_000, maxFutureMs: 300_000 };
+        const r = mqttDecoder(device.format).decode(channel, Buffer.from(textOf(sample.payload)), ctx);
+        expect(resultProblems(r, ctx)).toEqual([]);
+      }),
+      0x0c4a_0001,
+      500,
+    );
+  });
+});
+
 /** Counterexamples the fuzz found, pinned (the seeds in their fix commits reproduce them only with the generators of that day). */
 describe('regressions found by this fuzz', () => {
   it.each([
