@@ -29,6 +29,7 @@ import { ROUTE_AREAS } from './routes/index.js';
 import type { UsageSource } from './routes/usage.js';
 import type { ServerAuditLog } from './audit/log.js';
 import { PolicyEvents } from './policy/events.js';
+import { problems } from './problems.js';
 import { bookingSettingsOf, DEFAULT_BOOKING_SETTINGS, type BookingSettings } from '../core/booking/rules.js';
 import { CheckinJob } from './bookings/checkin-job.js';
 
@@ -128,6 +129,15 @@ export async function buildApp(opts: AppOptions, areas: readonly RouteArea[] = R
 
   await app.register(cookie);
   await app.register(rateLimit, { global: true, max: s.requestsPerMinute, timeWindow: '1 minute' });
+  // ajv's coercion lets "Infinity" and 1e309 through as numbers past their maximum (ajv-validator/ajv#2212):
+  // a query number that is not finite is refused here, before any handler sees it.
+  app.addHook('preHandler', async (req) => {
+    const q = req.query as Record<string, unknown> | undefined;
+    if (!q || typeof q !== 'object') return;
+    for (const [k, v] of Object.entries(q)) {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw problems.badRequest(`querystring/${k} must be a finite number`, [{ path: `querystring/${k}`, message: 'must be a finite number' }]);
+    }
+  });
   await app.register(authPlugin, { db: s.db, clock: s.clock, sessionTtlMs: s.sessionTtlMs, publicPrefixes: ['/docs'] });
   await app.register(openapiPlugin, { version: opts.version ?? '0.1.0' });
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) => done(null, body));

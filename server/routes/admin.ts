@@ -58,7 +58,7 @@ export const adminRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) 
       schema: {
         tags: ['admin'],
         summary: 'Create a login (a member login must name its member)',
-        body: Type.Object({ username: Username, password: Type.String({ minLength: 1, maxLength: 1024 }), role: PersonRole, memberId: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+        body: Type.Object({ username: Username, password: Type.String({ minLength: 1, maxLength: 1024 }), role: PersonRole, memberId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) }, { additionalProperties: false }),
         response: { 201: User, 409: ProblemSchema, 422: ProblemSchema },
       },
     },

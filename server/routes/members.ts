@@ -191,7 +191,7 @@ const ListQuery = Type.Object(
   {
     status: Type.Optional(MemberStatusSchema),
     teamId: Type.Optional(RefId),
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Part of the member number, name or Chinese name' })),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000]*$', description: 'Part of the member number, name or Chinese name' })),
     ...PageQuery,
   },
   { additionalProperties: false },

@@ -178,7 +178,7 @@ export const teamRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx) =
         tags: ['teams'],
         summary: 'Teams, by name; filter by status or a search text',
         querystring: Type.Object(
-          { status: Type.Optional(TeamStatusSchema), q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Part of the name or Chinese name' })), ...PageQuery },
+          { status: Type.Optional(TeamStatusSchema), q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000]*$', description: 'Part of the name or Chinese name' })), ...PageQuery },
           { additionalProperties: false },
         ),
         response: { 200: Type.Array(TeamSchema) },
