@@ -79,7 +79,7 @@ describe('creating and reading plans', () => {
     ['a weekday twice', { hours: [{ days: [1, 1], from: '09:00', to: '17:00' }] }, 400],
     ['no weekdays', { hours: [{ days: [], from: '09:00', to: '17:00' }] }, 400],
     ['a space id with a space', { spaces: ['fab lab'] }, 400],
-    ['a space twice', { spaces: ['fablab', 'fablab'] }, 400],
+    ['a space twice', { spaces: ['fablab', 'fablab'] }, 422],
     ['a negative quota', { quotas: { cnc: -1 } }, 400],
     ['a quota beyond a month', { quotas: { cnc: 745 } }, 400],
     ['a quota key that is not a class', { quotas: { 'laser cutter!': 1 } }, 400],
