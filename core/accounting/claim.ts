@@ -147,7 +147,9 @@ export function subsidyClaim(currency: string, entries: readonly ClaimLedgerEntr
         return;
       }
       a.charges++;
-      a.deliveries++;
+      // A no-show fee charges a booking nobody used: a fee collected (its reference equals it, so it adds
+      // nothing to the gap), not a service delivered.
+      if (e.quantityUnit !== 'booking') a.deliveries++;
       if (e.quantityUnit === 'minute') a.minutes += e.quantity ?? 0;
       else if (e.quantityUnit === 'day') a.days += e.quantity ?? 0;
       else if (e.quantityUnit === 'wh') a.wh += e.quantity ?? 0;

@@ -27,7 +27,7 @@
 import type { Site } from '../site/model.js';
 import type { UsageSession } from '../usage/sessioniser.js';
 import { DAY_MS, MINUTE_MS, instantOfWall, localBuckets, wallTime, zoneAround, type Zone } from '../usage/calendar.js';
-import { effectivePrice, versionOn, type Rate, type RateCard, type RateUnit, type Rounding } from './rates.js';
+import { effectivePrice, noShowFee, versionOn, type Rate, type RateCard, type RateUnit, type Rounding } from './rates.js';
 
 /** What the pricing needs to know of a site's resources, as plain data. */
 export interface PricingResources {
@@ -92,6 +92,21 @@ export interface FreeTimeGrant {
   readonly reason: string;
 }
 
+/**
+ * A member's booking that was not used (docs/bookings.md, "Check-in from
+ * reality": `no_show`, or `released` by auto-release). The resource class is
+ * resolved when the month is priced (equipment → machine:<class>, hot desk →
+ * desk:hot, room → room), so a closed month re-prices without the site file.
+ */
+export interface NoShowBooking {
+  readonly bookingId: string;
+  readonly memberId: string;
+  readonly resourceClass: string;
+  /** The booked period, epoch ms; the booking belongs to the local month and date of `from`. */
+  readonly from: number;
+  readonly to: number;
+}
+
 export interface PricingInput {
   readonly sessions: readonly UsageSession[];
   readonly resources: PricingResources;
@@ -106,6 +121,8 @@ export interface PricingInput {
   readonly grants?: readonly FreeTimeGrant[];
   /** Fixed desk → the member who holds it; its sessions are billed to them. */
   readonly deskHolders?: Readonly<Record<string, string>>;
+  /** No-show bookings: a line each where the rate card sets a no-show fee for its class (docs/accounting.md, "No-show fees"). */
+  readonly noShows?: readonly NoShowBooking[];
 }
 
 export type Party = { readonly kind: 'member' | 'team'; readonly id: string };
@@ -117,7 +134,8 @@ export interface LineSession {
   readonly count: number;
 }
 
-export type QuantityUnit = 'minute' | 'day' | 'wh';
+/** 'booking': a no-show fee, one booking per line. */
+export type QuantityUnit = 'minute' | 'day' | 'wh' | 'booking';
 
 export interface StatementLine {
   readonly memberId: string;
@@ -155,6 +173,8 @@ export interface StatementLine {
   readonly rateVersion: string;
   readonly override: string | null;
   readonly grant: string | null;
+  /** A no-show fee's line only: the booking it charges (such a line bills no sessions). */
+  readonly booking?: string;
 }
 
 export interface StatementTotals {
@@ -176,6 +196,7 @@ export interface Statement {
 
 export type UnbilledReason = 'no-member' | 'unknown-member' | 'unknown-resource';
 export interface Unbilled {
+  /** The session, or `booking:<id>` for a no-show booking. */
   readonly sessionId: string;
   readonly reason: UnbilledReason;
 }
@@ -482,6 +503,8 @@ export function priceStatements(input: PricingInput): PricingResult {
     });
   }
 
+  for (const n of noShowLines(input, z, unbilled)) lines.push(n);
+
   const byParty = new Map<string, { party: Party; lines: StatementLine[] }>();
   for (const { party, line } of lines) {
     const k = `${party.kind === 'member' ? 0 : 1}|${party.id}`;
@@ -492,7 +515,7 @@ export function priceStatements(input: PricingInput): PricingResult {
   const statements: Statement[] = [...byParty.entries()]
     .sort(([a], [b]) => cmp(a, b))
     .map(([, st]) => {
-      const sorted = st.lines.sort((a, b) => a.from - b.from || cmp(a.resourceClass, b.resourceClass) || cmp(a.memberId, b.memberId) || cmp(a.sessions[0]?.id ?? '', b.sessions[0]?.id ?? ''));
+      const sorted = st.lines.sort((a, b) => a.from - b.from || cmp(a.resourceClass, b.resourceClass) || cmp(a.memberId, b.memberId) || cmp(a.sessions[0]?.id ?? '', b.sessions[0]?.id ?? '') || cmp(a.booking ?? '', b.booking ?? ''));
       const sum = (f: (l: StatementLine) => number): number => sorted.reduce((n, l) => n + f(l), 0);
       return {
         party: st.party,
@@ -506,4 +529,61 @@ export function priceStatements(input: PricingInput): PricingResult {
   unbilled.sort((a, b) => cmp(a.sessionId, b.sessionId));
   unpriced.sort((a, b) => cmp(a.date, b.date) || cmp(a.sessionId, b.sessionId));
   return { currency: rateCard.currency, from, to, statements, unbilled, unpriced };
+}
+
+/**
+ * A line per no-show booking starting in the period whose class has a
+ * no-show fee on its local date (after the member's override). The fee is a
+ * charge, not a subsidised service: quantity 1 booking, reference = amount,
+ * subsidy 0; no quota, grant, starting fee or cap applies, and it does not
+ * count towards the caps. Billed like a desk session: to the member, or to
+ * their team (the roster's) with `billTo: 'team'`.
+ */
+function noShowLines(input: PricingInput, z: Zone, unbilled: Unbilled[]): { party: Party; line: StatementLine }[] {
+  const out: { party: Party; line: StatementLine }[] = [];
+  for (const n of input.noShows ?? []) {
+    if (!(n.from >= input.from && n.from < input.to)) continue;
+    const member = input.members[n.memberId];
+    if (!member) {
+      unbilled.push({ sessionId: `booking:${n.bookingId}`, reason: 'unknown-member' });
+      continue;
+    }
+    const date = localBuckets(n.from, n.from + 1, 'day', z)[0]!.key;
+    const version = versionOn(input.rateCard, date);
+    const rate = version?.rates.find((r) => r.resourceClass === n.resourceClass);
+    if (!version || !rate) continue;
+    const fee = noShowFee(rate, { planId: planOn(member, date), group: member.group });
+    if (fee.feeMinor === 0) continue;
+    const party: Party = member.billTo === 'team' && member.teamId !== null ? { kind: 'team', id: member.teamId } : { kind: 'member', id: n.memberId };
+    out.push({
+      party,
+      line: {
+        memberId: n.memberId,
+        teamId: member.teamId,
+        resourceClass: n.resourceClass,
+        unit: rate.unit,
+        date,
+        from: n.from,
+        to: n.to,
+        sessions: [],
+        quantityUnit: 'booking',
+        quantity: 1,
+        freeQuantity: 0,
+        grantedQuantity: 0,
+        chargedQuantity: 1,
+        unitPriceMinor: fee.feeMinor,
+        startingFeeMinor: 0,
+        grossMinor: fee.feeMinor,
+        amountMinor: fee.feeMinor,
+        referenceMinor: fee.feeMinor,
+        subsidyMinor: 0,
+        capApplied: null,
+        rateVersion: version.effectiveFrom,
+        override: fee.override,
+        grant: null,
+        booking: n.bookingId,
+      },
+    });
+  }
+  return out;
 }

@@ -42,6 +42,7 @@ export const RateOverrideSchema = Type.Object(
     startingFeeMinor: Type.Optional(Minor('Starting fee per session for these members')),
     dailyCapMinor: Type.Optional(Minor('Daily cap for these members')),
     monthlyCapMinor: Type.Optional(Minor('Monthly cap for these members')),
+    noShowFeeMinor: Type.Optional(Minor('Fee per no-show booking for these members (0: none)')),
   },
   { additionalProperties: false, description: 'Prices for a member group and/or plan; the most specific match wins (both, then plan, then group)' },
 );
@@ -61,6 +62,7 @@ export const RateSchema = Type.Object(
     startingFeeMinor: Type.Optional(Minor('Charged once per session, on its first piece')),
     dailyCapMinor: Type.Optional(Minor('Most charged per member, class and local day')),
     monthlyCapMinor: Type.Optional(Minor('Most charged per member, class and local month')),
+    noShowFeeMinor: Type.Optional(Minor('Charged per booking of this class marked a no-show (docs/bookings.md); absent or 0: none')),
     overrides: Type.Optional(Type.Array(RateOverrideSchema, { maxItems: 100 })),
   },
   { additionalProperties: false },
@@ -97,6 +99,8 @@ export interface Rate {
   readonly startingFeeMinor: number;
   readonly dailyCapMinor: number | null;
   readonly monthlyCapMinor: number | null;
+  /** Per no-show booking of this class; absent: none (only present when the card sets it). */
+  readonly noShowFeeMinor?: number;
   readonly overrides: readonly RateOverride[];
 }
 
@@ -229,6 +233,8 @@ function normalise(card: RateCardInput): RateCard {
                   startingFeeMinor: r.startingFeeMinor ?? 0,
                   dailyCapMinor: r.dailyCapMinor ?? null,
                   monthlyCapMinor: r.monthlyCapMinor ?? null,
+                  // Only when set, so cards without no-show fees normalise exactly as before.
+                  ...(r.noShowFeeMinor !== undefined && { noShowFeeMinor: r.noShowFeeMinor }),
                   overrides: Object.freeze((r.overrides ?? []).map((o) => Object.freeze({ ...o }))),
                 }),
             ),
@@ -271,7 +277,8 @@ export interface EffectivePrice {
   readonly override: string | null;
 }
 
-export function effectivePrice(rate: Rate, who: PriceSelector): EffectivePrice {
+/** The most specific override matching a member (group and plan, then plan, then group), or null. */
+function bestOverride(rate: Rate, who: PriceSelector): RateOverride | null {
   let best: RateOverride | null = null;
   let bestScore = 0;
   for (const o of rate.overrides) {
@@ -284,8 +291,16 @@ export function effectivePrice(rate: Rate, who: PriceSelector): EffectivePrice {
       bestScore = score;
     }
   }
+  return best;
+}
+
+const overrideLabel = (o: RateOverride): string =>
+  [o.planId !== undefined ? `plan:${o.planId}` : null, o.group !== undefined ? `group:${o.group}` : null].filter((x) => x !== null).join('+');
+
+export function effectivePrice(rate: Rate, who: PriceSelector): EffectivePrice {
+  const best = bestOverride(rate, who);
   if (!best) return { priceMinor: rate.priceMinor, startingFeeMinor: rate.startingFeeMinor, dailyCapMinor: rate.dailyCapMinor, monthlyCapMinor: rate.monthlyCapMinor, override: null };
-  const label = [best.planId !== undefined ? `plan:${best.planId}` : null, best.group !== undefined ? `group:${best.group}` : null].filter((x) => x !== null).join('+');
+  const label = overrideLabel(best);
   return {
     priceMinor: best.priceMinor ?? rate.priceMinor,
     startingFeeMinor: best.startingFeeMinor ?? rate.startingFeeMinor,
@@ -293,4 +308,15 @@ export function effectivePrice(rate: Rate, who: PriceSelector): EffectivePrice {
     monthlyCapMinor: best.monthlyCapMinor ?? rate.monthlyCapMinor,
     override: label,
   };
+}
+
+/**
+ * The fee for a no-show booking of the rate's class for a member: the most
+ * specific matching override's `noShowFeeMinor` if it sets one, else the
+ * rate's. `feeMinor` 0 means no fee (none set, or set to 0).
+ */
+export function noShowFee(rate: Rate, who: PriceSelector): { readonly feeMinor: number; readonly override: string | null } {
+  const best = bestOverride(rate, who);
+  if (best?.noShowFeeMinor !== undefined) return { feeMinor: best.noShowFeeMinor, override: overrideLabel(best) };
+  return { feeMinor: rate.noShowFeeMinor ?? 0, override: null };
 }

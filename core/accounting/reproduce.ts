@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { JournalRecord } from '../signals.js';
 import { PeriodCollector } from '../usage/period.js';
 import type { SessioniserConfig } from '../usage/sessioniser.js';
-import { monthPeriod, priceStatements, type FreeTimeGrant, type MemberBilling, type PlanQuotas, type PricingResources, type PricingResult, type StatementLine } from './price.js';
+import { monthPeriod, priceStatements, type FreeTimeGrant, type NoShowBooking, type MemberBilling, type PlanQuotas, type PricingResources, type PricingResult, type StatementLine } from './price.js';
 import { parseRateCard, type RateCardInput } from './rates.js';
 
 /** What a month is priced with besides the raw signals; frozen on the period when it is closed. */
@@ -20,6 +20,8 @@ export interface BillingInputs {
   readonly members: Readonly<Record<string, MemberBilling>>;
   readonly plans: Readonly<Record<string, PlanQuotas>>;
   readonly grants: readonly FreeTimeGrant[];
+  /** The month's no-show bookings (docs/accounting.md, "No-show fees"); absent in months closed before they were priced: none. */
+  readonly noShows?: readonly NoShowBooking[];
   /** SHA-256 of the site as pricing saw it (`siteDigest`): the sessioniser's configuration and the resources' classes. */
   readonly siteSha256?: string;
 }
@@ -51,7 +53,7 @@ const COMPARED = ['quantity', 'freeQuantity', 'grantedQuantity', 'chargedQuantit
 
 /** Frozen statement lines against lines priced again, matched by party, member, class, date and the sessions they bill. */
 export function lineDifferences(frozen: readonly PartyLine[], now: readonly PartyLine[]): LineDifference[] {
-  const key = (x: PartyLine) => `${x.party.kind}:${x.party.id} | ${x.line.memberId} | ${x.line.resourceClass} | ${x.line.date} | ${x.line.sessions.map((s) => s.id).join(' ')}`;
+  const key = (x: PartyLine) => `${x.party.kind}:${x.party.id} | ${x.line.memberId} | ${x.line.resourceClass} | ${x.line.date} | ${x.line.sessions.map((s) => s.id).join(' ')}${x.line.booking !== undefined ? ` booking:${x.line.booking}` : ''}`;
   const before = new Map(frozen.map((x) => [key(x), x.line]));
   const after = new Map(now.map((x) => [key(x), x.line]));
   const out: LineDifference[] = [];
@@ -96,6 +98,7 @@ export function priceMonthFromRecords(e: MonthEvidence): PricingResult {
     members: e.inputs.members,
     plans: e.inputs.plans,
     grants: e.inputs.grants,
+    noShows: e.inputs.noShows ?? [],
     rateCard: parsed.card,
     timezone: e.config.timezone,
     from,

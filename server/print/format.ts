@@ -49,7 +49,7 @@ export function formatNumber(n: number, lang: Lang, maxDigits = 2): string {
   return new Intl.NumberFormat(lang, { maximumFractionDigits: maxDigits }).format(n);
 }
 
-export type QuantityUnit = 'minute' | 'day' | 'wh';
+export type QuantityUnit = 'minute' | 'day' | 'wh' | 'booking';
 
 /** A statement quantity in the unit people read: minutes as hours, Wh as kWh, days as days. */
 export function formatQuantity(quantity: number, unit: QuantityUnit, lang: Lang): string {
@@ -60,13 +60,15 @@ export function formatQuantity(quantity: number, unit: QuantityUnit, lang: Lang)
       return msg(lang, 'unit.day', { n: formatNumber(quantity, lang, 0) });
     case 'wh':
       return msg(lang, 'unit.kwh', { n: formatNumber(quantity / 1000, lang, 3) });
+    case 'booking':
+      return msg(lang, 'unit.noShow', { n: formatNumber(quantity, lang, 0) });
   }
 }
 
 /** A unit price per hour, day or kWh. */
 export function formatUnitPrice(minor: number, unit: QuantityUnit, currency: string, lang: Lang): string {
   const price = formatMoney(minor, currency, lang);
-  return msg(lang, unit === 'minute' ? 'per.hour' : unit === 'day' ? 'per.day' : 'per.kwh', { price });
+  return msg(lang, unit === 'minute' ? 'per.hour' : unit === 'day' ? 'per.day' : unit === 'booking' ? 'per.noShow' : 'per.kwh', { price });
 }
 
 /** A resource class as people say it: known classes by name, other machines by their class, anything else as it is. */

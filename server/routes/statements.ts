@@ -20,7 +20,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { subsidyClaim, type ClaimLedgerEntry, type ClaimLine, type ClaimService, type SubsidyClaim } from '../../core/accounting/claim.js';
-import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type PlanQuotas, type PricingResult, type StatementLine } from '../../core/accounting/price.js';
+import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type NoShowBooking, type PlanQuotas, type PricingResources, type PricingResult, type StatementLine } from '../../core/accounting/price.js';
 import { parseRateCard } from '../../core/accounting/rates.js';
 import { lineDifferences, partyLines, siteDigest, statementsDigest, type BillingInputs } from '../../core/accounting/reproduce.js';
 import { ownMemberScope } from '../auth/principal.js';
@@ -62,14 +62,56 @@ const StatementsResponse = Type.Object(
   { additionalProperties: false },
 );
 
-/** The billing inputs as the roster, the newest rate card and the grants stand now, for [from, to). */
-async function currentInputs(ctx: ServerContext, from: number, to: number): Promise<BillingInputs> {
+/**
+ * A booking's resource → the class pricing bills it under (machine:<class>, desk:<kind>, room), or null when
+ * the resource is no longer in the site.
+ */
+function bookingClass(resources: PricingResources, type: 'equipment' | 'desk' | 'room', id: string): string | null {
+  switch (type) {
+    case 'equipment': {
+      const m = resources.machines[id];
+      return m ? `machine:${m.class}` : null;
+    }
+    case 'desk': {
+      const d = resources.desks[id];
+      return d ? `desk:${d.kind}` : null;
+    }
+    case 'room':
+      return resources.spaces[id]?.kind === 'room' ? 'room' : null;
+  }
+}
+
+/** Members' bookings starting in [from, to) that check-in found unused (no_show, or released by auto-release). */
+async function noShowBookings(ctx: ServerContext, siteId: string, resources: PricingResources, from: number, to: number): Promise<NoShowBooking[]> {
+  const rows = await ctx.db
+    .selectFrom('bookings')
+    .select(['id', 'member_id', 'resource_type', 'resource_id', 'from_ms', 'to_ms'])
+    .where('site_id', '=', siteId)
+    .where('kind', '=', 'booking')
+    .where('status', 'in', ['no_show', 'released'])
+    .where('from_ms', '>=', from)
+    .where('from_ms', '<', to)
+    .orderBy('from_ms')
+    .orderBy('id')
+    .execute();
+  const out: NoShowBooking[] = [];
+  for (const r of rows) {
+    const resourceClass = bookingClass(resources, r.resource_type, r.resource_id);
+    if (resourceClass === null || r.member_id === null) continue;
+    out.push({ bookingId: r.id, memberId: r.member_id, resourceClass, from: Number(r.from_ms), to: Number(r.to_ms) });
+  }
+  return out;
+}
+
+/** The billing inputs as the roster, the newest rate card, the grants and the bookings stand now, for [from, to). */
+async function currentInputs(ctx: ServerContext, siteId: string, resources: PricingResources, from: number, to: number): Promise<BillingInputs> {
   const stored = await currentRateCard(ctx.db);
   if (!stored) throw problems.unprocessable('no rate card is stored yet: an administrator or manager stores one with PUT /api/v1/rate-card');
-  const [memberRows, planRows, grantRows] = await Promise.all([
+  const [memberRows, planRows, grantRows, noShows] = await Promise.all([
     ctx.db.selectFrom('members').select(['id', 'plan_id', 'plan_valid_from', 'plan_valid_to', 'team_id', 'price_group', 'bill_to']).execute(),
     ctx.db.selectFrom('plans').select(['id', 'quotas']).execute(),
     ctx.db.selectFrom('free_time_grants').selectAll().where('from_ms', '<', to).where('to_ms', '>', from).orderBy('from_ms').orderBy('id').execute(),
+    noShowBookings(ctx, siteId, resources, from, to),
   ]);
   const members: Record<string, MemberBilling> = {};
   for (const m of memberRows) {
@@ -81,7 +123,7 @@ async function currentInputs(ctx: ServerContext, from: number, to: number): Prom
     plans[p.id] = { quotas: Object.fromEntries(Object.entries(quotas).map(([k, v]) => [quotaClass(k), v])) };
   }
   const grants = grantRows.map((g) => ({ memberId: g.member_id, resourceClass: g.resource_class, from: Number(g.from_ms), to: Number(g.to_ms), reason: `${g.id}: ${g.reason}` }));
-  return { rateCardId: stored.id, members, plans, grants };
+  return { rateCardId: stored.id, members, plans, grants, noShows };
 }
 
 /**
@@ -97,7 +139,7 @@ export async function computeMonth(
   const source = requireUsage(ctx);
   const { from, to } = monthPeriod(source.site.timezone, month);
   const resources = pricingResources(source.site);
-  const inputs = frozen ?? { ...(await currentInputs(ctx, from, to)), siteSha256: siteDigest(source.config, resources) };
+  const inputs = frozen ?? { ...(await currentInputs(ctx, source.site.id, resources, from, to)), siteSha256: siteDigest(source.config, resources) };
   const stored = await rateCardById(ctx.db, inputs.rateCardId);
   if (!stored) throw problems.unprocessable(`the rate card ${inputs.rateCardId} the month was priced with is not stored`);
   const parsed = parseRateCard(stored.card);
@@ -110,6 +152,8 @@ export async function computeMonth(
     members: inputs.members,
     plans: inputs.plans,
     grants: inputs.grants,
+    // Months closed before no-show fees were priced froze none.
+    noShows: inputs.noShows ?? [],
     rateCard: parsed.card,
     timezone: source.site.timezone,
     from,

@@ -520,3 +520,72 @@ describe('GET /api/v1/statements (priced from the read-back)', () => {
     expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-11/verify')).json()).toMatchObject({ same: true, differences: [] });
   });
 });
+
+describe('no-show fees (bookings, docs/accounting.md "No-show fees")', () => {
+  interface NoShowLine { memberId: string; resourceClass: string; quantityUnit: string; quantity: number; amountMinor: number; referenceMinor: number; subsidyMinor: number; booking?: string; sessions: unknown[]; from: number; to: number }
+  interface NoShowBody { statements: { party: { kind: string; id: string }; lines: NoShowLine[]; totals: { amountMinor: number } }[] }
+  // October 2026 has no usage: its statements are the no-show fees alone. Local (Shanghai) times.
+  const at = (local: string) => Date.parse(`${local}:00+08:00`);
+  const booking = (id: string, memberId: string | null, status: 'no_show' | 'released' | 'used' | 'cancelled' | 'confirmed', from: string, to: string, kind: 'booking' | 'block' = 'booking') => ({
+    id, site_id: SITE, resource_type: 'equipment' as const, resource_id: 'laser-1', kind, member_id: memberId, visitor_id: null, title: kind === 'block' ? 'training' : null,
+    from_ms: at(from), to_ms: at(to), hold_to: at(to), status, used_at: null, checked_at: at(to), created_at: at('2026-10-01T08:00'), created_by: 'test', updated_at: at(to),
+  });
+
+  it('a no-show booking of a closed month is on its statement, frozen with the month: verify and the evidence bundle still reproduce it after the booking and the card change', async () => {
+    const a = server.seed.members.a; // billTo self (set above)
+    const b = server.seed.members.b; // billed through team B
+    // As check-in leaves them: two no-shows (auto-release on and off), a used booking, a cancelled one, a block;
+    // and a no-show starting 23:30 on 31 October (Shanghai): October's, though it ends in November.
+    await server.db
+      .insertInto('bookings')
+      .values([
+        booking('bk-released', a, 'released', '2026-10-13T14:00', '2026-10-13T16:00'),
+        booking('bk-noshow', b, 'no_show', '2026-10-20T09:00', '2026-10-20T10:00'),
+        booking('bk-used', a, 'used', '2026-10-21T09:00', '2026-10-21T10:00'),
+        booking('bk-cancelled', a, 'cancelled', '2026-10-22T09:00', '2026-10-22T10:00'),
+        booking('bk-block', null, 'confirmed', '2026-10-23T09:00', '2026-10-23T10:00', 'block'),
+        booking('bk-late', a, 'released', '2026-10-31T23:30', '2026-11-01T00:30'),
+      ])
+      .execute();
+    // 20 元 a laser no-show; members of the seed plan (A, valid through 2026) pay 10 元.
+    const card = {
+      versions: [{ effectiveFrom: '2026-01-01', rates: [{ resourceClass: 'machine:laser-cutter', unit: 'hour', priceMinor: 3000, referencePriceMinor: 12_000, incrementMinutes: 6, noShowFeeMinor: 2000, overrides: [{ planId: server.seed.plan, noShowFeeMinor: 1000 }] }] }],
+    };
+    expect((await server.request('manager', 'PUT', '/api/v1/rate-card', card)).statusCode).toBe(201);
+    const open = (await server.request('auditor', 'GET', '/api/v1/statements?month=2026-10')).json<NoShowBody>();
+    const teamB = (await server.db.selectFrom('members').select('team_id').where('id', '=', b).executeTakeFirstOrThrow()).team_id!;
+    expect(open.statements.map((st) => [st.party.kind, st.party.id, st.lines.map((l) => [l.booking, l.memberId, l.resourceClass, l.quantityUnit, l.quantity, l.amountMinor, l.referenceMinor, l.subsidyMinor, l.sessions.length]), st.totals.amountMinor])).toEqual([
+      ['member', a, [['bk-released', a, 'machine:laser-cutter', 'booking', 1, 1000, 1000, 0, 0], ['bk-late', a, 'machine:laser-cutter', 'booking', 1, 1000, 1000, 0, 0]], 2000],
+      ['team', teamB, [['bk-noshow', b, 'machine:laser-cutter', 'booking', 1, 2000, 2000, 0, 0]], 2000],
+    ]);
+    // November does not bill the late one again.
+    const nov = (await server.request('auditor', 'GET', '/api/v1/statements?month=2026-11')).json<NoShowBody>();
+    expect(nov.statements.flatMap((st) => st.lines).filter((l) => l.booking !== undefined)).toEqual([]);
+
+    const closed = await server.request('manager', 'POST', '/api/v1/statements/2026-10/close', {});
+    expect(closed.statusCode).toBe(201);
+    expect(closed.json()).toMatchObject({ month: '2026-10', entries: 3, amountMinor: 4000, referenceMinor: 4000, subsidyMinor: 0 });
+    const period = await server.db.selectFrom('billing_periods').select('inputs').where('site_id', '=', SITE).where('period', '=', '2026-10').executeTakeFirstOrThrow();
+    expect((JSON.parse(period.inputs!) as { noShows: { bookingId: string }[] }).noShows.map((n) => n.bookingId)).toEqual(['bk-released', 'bk-noshow', 'bk-late']);
+    const charges = await server.db.selectFrom('ledger_entries').select(['party_id', 'amount_minor', 'line']).where('period', '=', '2026-10').orderBy('id').execute();
+    expect(charges.map((c) => [c.party_id, c.amount_minor, (JSON.parse(c.line) as { booking: string }).booking])).toEqual([
+      [a, 1000, 'bk-released'],
+      [a, 1000, 'bk-late'],
+      [teamB, 2000, 'bk-noshow'],
+    ]);
+
+    // Afterwards a booking is changed and the card drops the fee: today's pricing differs, the closed month does not.
+    await server.db.updateTable('bookings').set({ status: 'cancelled' }).where('id', '=', 'bk-noshow').execute();
+    const noFee = { versions: [{ effectiveFrom: '2026-01-01', rates: [{ resourceClass: 'machine:laser-cutter', unit: 'hour', priceMinor: 4000, referencePriceMinor: 12_000, incrementMinutes: 6 }] }] };
+    expect((await server.request('manager', 'PUT', '/api/v1/rate-card', noFee)).statusCode).toBe(201);
+    expect((await server.request('auditor', 'GET', '/api/v1/statements?month=2026-10')).json<NoShowBody>().statements).toEqual([]);
+    const verify = (await server.request('auditor', 'GET', '/api/v1/statements/2026-10/verify')).json<{ same: boolean; differences: unknown[]; frozenSha256: string }>();
+    expect(verify).toMatchObject({ same: true, differences: [], frozenSha256: closed.json<{ statementsSha256: string }>().statementsSha256 });
+    const res = await server.request('auditor', 'GET', '/api/v1/statements/2026-10/evidence');
+    expect(res.statusCode).toBe(200);
+    const [key] = (await server.request('auditor', 'GET', '/api/v1/audit/keys')).json<{ keyId: string }[]>();
+    expect(verifyEvidence(JSON.parse(res.body) as EvidenceBundle, [key!.keyId])).toMatchObject({ ok: true, problems: [], differences: [], totals: { frozenAmountMinor: 4000, recomputedAmountMinor: 4000 } });
+    // November, closed before, still reproduces (its frozen inputs carry no no-shows).
+    expect((await server.request('auditor', 'GET', '/api/v1/statements/2026-11/verify')).json()).toMatchObject({ same: true });
+  });
+});

@@ -13,6 +13,11 @@ const charge = (resourceClass: string, amountMinor: number, referenceMinor: numb
 });
 
 describe('subsidy claim', () => {
+  it('a no-show fee is a fee collected, not a delivery, and claims nothing (its reference equals it)', () => {
+    const claim = subsidyClaim('CNY', [charge('machine:laser-cutter', 2700, 10_800, 54, 'minute', [12]), charge('machine:laser-cutter', 2000, 2000, 1, 'booking', [])], []);
+    expect(claim.lines.find((l) => l.category === 'shared_equipment')).toMatchObject({ deliveries: 1, hours: 0.9, referenceMinor: 12_800, feesMinor: 4700, claimableMinor: 8100, evidence: { charges: 2, sessions: 1, records: 12 } });
+  });
+
   it('adds up metered usage and recorded services by category, with the evidence behind each number', () => {
     const entries: ClaimLedgerEntry[] = [
       charge('machine:laser-cutter', 2700, 10_800, 54, 'minute', [12]),

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { divRound, monthPeriod, priceStatements, resourceClassOf, type FreeTimeGrant, type MemberBilling, type PricingInput, type PricingResources, type PricingResult, type StatementLine } from '../../core/accounting/price.js';
+import { divRound, monthPeriod, priceStatements, resourceClassOf, type FreeTimeGrant, type MemberBilling, type NoShowBooking, type PricingInput, type PricingResources, type PricingResult, type StatementLine } from '../../core/accounting/price.js';
 import { parseRateCard, type RateCard, type RateCardInput } from '../../core/accounting/rates.js';
 import type { UsageSession } from '../../core/usage/sessioniser.js';
 
@@ -413,6 +413,84 @@ describe('kWh unit', () => {
   it('a machine session without energy is unpriced', () => {
     const s = session('machine', 'printer1', 'm1', '2026-11-02T10:00', '2026-11-02T14:00');
     expect(run([s]).unpriced).toEqual([{ sessionId: s.id, memberId: 'm1', resourceClass: 'machine:3d-printer', date: '2026-11-02', reason: 'no-energy' }]);
+  });
+});
+
+describe('no-show fees', () => {
+  // Laser no-show fee 2000 fen (20 元); the incubated plan pays 1000, the student group nothing.
+  const feeCard = card((c) => {
+    const r = rateOf(c, 'machine:laser-cutter');
+    r.noShowFeeMinor = 2000;
+    r.overrides = [{ planId: 'incubated', noShowFeeMinor: 1000 }, { group: 'student', priceMinor: 2000, noShowFeeMinor: 0 }];
+  });
+  const noShow = (bookingId: string, memberId: string, from: string, to: string, resourceClass = 'machine:laser-cutter'): NoShowBooking => ({ bookingId, memberId, resourceClass, from: sh(from), to: sh(to) });
+
+  it('a line per no-show: one booking at the fee, reference = amount, subsidy 0, beside the usage', () => {
+    const r = run([laser('m1', '2026-11-05T09:00', '2026-11-05T10:00')], { rateCard: feeCard, noShows: [noShow('bk-1', 'm1', '2026-11-05T14:00', '2026-11-05T16:00')] });
+    const st = r.statements[0]!;
+    expect(st.lines.map((l) => [l.quantityUnit, l.quantity, l.chargedQuantity, l.unitPriceMinor, l.startingFeeMinor, l.amountMinor, l.referenceMinor, l.subsidyMinor, l.sessions.length, l.booking ?? null])).toEqual([
+      ['minute', 60, 60, 3000, 0, 3000, 12000, 9000, 1, null], // the hour used: 30 元 against 120 元
+      ['booking', 1, 1, 2000, 0, 2000, 2000, 0, 0, 'bk-1'], // the two hours booked and not used: the fee, not 2 h of laser
+    ]);
+    const l = st.lines[1]!;
+    expect([l.date, l.from, l.to, l.resourceClass, l.unit, l.rateVersion, l.override, l.capApplied]).toEqual(['2026-11-05', sh('2026-11-05T14:00'), sh('2026-11-05T16:00'), 'machine:laser-cutter', 'hour', '2026-01-01', null, null]);
+    expect(st.totals).toEqual({ lines: 2, grossMinor: 5000, amountMinor: 5000, referenceMinor: 14000, subsidyMinor: 9000 });
+  });
+
+  it('no fee on the card, or a fee overridden to 0, or no rate for the class: no line', () => {
+    const none = run([], { noShows: [noShow('bk-1', 'm1', '2026-11-05T14:00', '2026-11-05T16:00')] });
+    expect(none.statements).toEqual([]);
+    const student = run([], { rateCard: feeCard, members: { s: { planId: 'basic', group: 'student', teamId: null, billTo: 'self' } }, noShows: [noShow('bk-2', 's', '2026-11-05T14:00', '2026-11-05T16:00')] });
+    expect(student.statements).toEqual([]);
+    const room = run([], { rateCard: feeCard, noShows: [noShow('bk-3', 'm1', '2026-11-05T14:00', '2026-11-05T16:00', 'room')] });
+    expect(room.statements).toEqual([]);
+  });
+
+  it("the member's override; billed to the team with billTo team; not subject to quota or caps", () => {
+    // The incubated member has 10 free laser hours: quota does not cover a fee. A daily cap of 500 caps usage only.
+    const capped = card((c) => {
+      const r = rateOf(c, 'machine:laser-cutter');
+      r.noShowFeeMinor = 2000;
+      r.dailyCapMinor = 500;
+      r.overrides = [{ planId: 'incubated', noShowFeeMinor: 1000 }];
+    });
+    const r = run([], { rateCard: capped, noShows: [noShow('bk-a', 'inc', '2026-11-05T14:00', '2026-11-05T15:00'), noShow('bk-b', 'inc', '2026-11-05T16:00', '2026-11-05T17:00')] });
+    expect(r.statements.map((s) => [s.party.kind, s.party.id, s.lines.map((l) => [l.booking, l.memberId, l.teamId, l.freeQuantity, l.amountMinor, l.capApplied, l.override]), s.totals.amountMinor])).toEqual([
+      ['team', 'team-a', [['bk-a', 'inc', 'team-a', 0, 1000, null, 'plan:incubated'], ['bk-b', 'inc', 'team-a', 0, 1000, null, 'plan:incubated']], 2000],
+    ]);
+  });
+
+  it('by the local date of its start: in the period and rate version of that date; unknown members unbilled', () => {
+    const versioned = card((c) => {
+      rateOf(c, 'machine:laser-cutter').noShowFeeMinor = 2000;
+      const v2 = structuredClone(c.versions[0]!);
+      v2.effectiveFrom = '2026-11-15';
+      v2.rates.find((x) => x.resourceClass === 'machine:laser-cutter')!.noShowFeeMinor = 2500;
+      c.versions.push(v2);
+    });
+    const r = run([], {
+      rateCard: versioned,
+      noShows: [
+        noShow('bk-oct', 'm1', '2026-10-31T23:30', '2026-11-01T01:00'), // starts in October (Shanghai time): not November's
+        noShow('bk-early', 'm1', '2026-11-14T23:00', '2026-11-15T01:00'), // starts the 14th: the old fee
+        noShow('bk-late', 'm1', '2026-11-15T00:00', '2026-11-15T01:00'),
+        noShow('bk-dec', 'm1', '2026-12-01T00:00', '2026-12-01T01:00'), // December
+        noShow('bk-ghost', 'ghost', '2026-11-15T10:00', '2026-11-15T11:00'),
+      ],
+    });
+    expect(r.statements[0]!.lines.map((l) => [l.booking, l.date, l.amountMinor, l.rateVersion])).toEqual([
+      ['bk-early', '2026-11-14', 2000, '2026-01-01'],
+      ['bk-late', '2026-11-15', 2500, '2026-11-15'],
+    ]);
+    expect(r.unbilled).toEqual([{ sessionId: 'booking:bk-ghost', reason: 'unknown-member' }]);
+  });
+
+  it('any order of the no-shows gives the same statements', () => {
+    const ns = [noShow('b2', 'm1', '2026-11-05T14:00', '2026-11-05T16:00'), noShow('b1', 'm1', '2026-11-05T14:00', '2026-11-05T15:00'), noShow('b3', 'm1', '2026-11-02T14:00', '2026-11-02T15:00')];
+    const a = run([], { rateCard: feeCard, noShows: ns });
+    const b = run([], { rateCard: feeCard, noShows: [...ns].reverse() });
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(a.statements[0]!.lines.map((l) => l.booking)).toEqual(['b3', 'b1', 'b2']);
   });
 });
 

@@ -4,7 +4,7 @@
  * by date, and the version and override that apply are the ones the rules say.
  */
 import { describe, expect, it } from 'vitest';
-import { effectivePrice, formatRateCardPath, parseRateCard, versionOn, type RateCard } from '../../core/accounting/rates.js';
+import { effectivePrice, formatRateCardPath, noShowFee, parseRateCard, versionOn, type RateCard } from '../../core/accounting/rates.js';
 
 const LASER = { resourceClass: 'machine:laser-cutter', unit: 'hour', priceMinor: 3000, referencePriceMinor: 12000, incrementMinutes: 6 };
 const HOT = { resourceClass: 'desk:hot', unit: 'day', priceMinor: 500, referencePriceMinor: 5000 };
@@ -133,5 +133,38 @@ describe('effectivePrice: the most specific override wins', () => {
     ['incubated', 'student', { priceMinor: 1000, startingFeeMinor: 500, dailyCapMinor: 5000, monthlyCapMinor: null, override: 'plan:incubated+group:student' }],
   ])('plan %s, group %s', (planId, group, want) => {
     expect(effectivePrice(rate, { planId, group })).toEqual(want);
+  });
+});
+
+describe('noShowFee: per no-show booking, overridable like a price', () => {
+  const rate = ok({
+    versions: [
+      {
+        effectiveFrom: '2026-01-01',
+        rates: [{ ...LASER, noShowFeeMinor: 2000, overrides: [{ planId: 'incubated', noShowFeeMinor: 1000 }, { group: 'student', priceMinor: 2000 }, { planId: 'free', noShowFeeMinor: 0 }] }],
+      },
+    ],
+  }).versions[0]!.rates[0]!;
+  it.each([
+    [null, null, { feeMinor: 2000, override: null }],
+    ['incubated', null, { feeMinor: 1000, override: 'plan:incubated' }],
+    // The matching override does not set a fee: the rate's applies.
+    ['basic', 'student', { feeMinor: 2000, override: null }],
+    ['free', null, { feeMinor: 0, override: 'plan:free' }],
+  ])('plan %s, group %s', (planId, group, want) => {
+    expect(noShowFee(rate, { planId, group })).toEqual(want);
+  });
+
+  it('absent: no fee, and the rate normalises without the field', () => {
+    const plain = ok({ versions: [{ effectiveFrom: '2026-01-01', rates: [LASER] }] }).versions[0]!.rates[0]!;
+    expect('noShowFeeMinor' in plain).toBe(false);
+    expect(noShowFee(plain, { planId: null, group: null })).toEqual({ feeMinor: 0, override: null });
+  });
+
+  it('a negative or fractional fee is refused with its path', () => {
+    const r = parseRateCard({ versions: [{ effectiveFrom: '2026-01-01', rates: [{ ...LASER, noShowFeeMinor: -1, overrides: [{ planId: 'x', noShowFeeMinor: 1.5 }] }] }] });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map((e) => formatRateCardPath(e.path))).toEqual(['versions[0].rates[0].noShowFeeMinor', 'versions[0].rates[0].overrides[0].noShowFeeMinor']);
   });
 });
