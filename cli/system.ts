@@ -17,6 +17,7 @@ import type { PolicyView } from '../gateway/access/runner.js';
 import type { ExternalBrokerSettings } from '../gateway/broker/external-broker.js';
 import { Gateway } from '../gateway/gateway.js';
 import { PolicyClient } from '../gateway/policy/policy-client.js';
+import { CheckpointShipper } from '../gateway/journal/checkpoint-shipper.js';
 import { seedDemoRoster } from './demo-roster.js';
 import { sessioniserConfig } from '../core/usage/sessioniser.js';
 import type { UsageSource } from '../server/routes/usage.js';
@@ -208,6 +209,15 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
     );
     stack.push({ name: 'gateway', stop: () => gateway.stop() });
     const { mqttPort } = await gateway.start();
+    if (mode !== 'all') {
+      // The journal's checkpoints and keys leave the gateway for the server (docs/audit.md); the server being away only delays them.
+      const { serverUrl, serverToken } = config.gateway;
+      if (serverUrl === null || serverToken === null) throw new ConfigError('unreachable: checked above');
+      const shipper = new CheckpointShipper({ journalPath: join(dataDir, 'journal.db'), site: site.id, serverUrl, token: serverToken, clock: systemClock, logger: logger.child({ part: 'checkpoints' }) });
+      const off = gateway.journal.onCheckpointSigned(() => shipper.notify());
+      shipper.start();
+      stack.push({ name: 'checkpoint-shipper', stop: () => { off(); return shipper.stop(); } });
+    }
 
     const app: FastifyInstance = await buildApp({
       logger,

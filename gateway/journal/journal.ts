@@ -132,6 +132,7 @@ export class Journal {
   private lastCheckpointSummary: CheckpointSummary | null = null;
   private readonly checkpointWaiters = new Map<number, { resolve: (s: SignedCheckpoint) => void; reject: (e: Error) => void }>();
   private checkpointTimer: NodeJS.Timeout | null = null;
+  private readonly checkpointListeners = new Set<(s: SignedCheckpoint) => void>();
 
   constructor(private readonly opts: JournalOptions) {}
 
@@ -261,6 +262,12 @@ export class Journal {
     });
   }
 
+  /** Called after each checkpoint the writer signs (timer or request; a request answered with the last one too). */
+  onCheckpointSigned(listener: (s: SignedCheckpoint) => void): () => void {
+    this.checkpointListeners.add(listener);
+    return () => this.checkpointListeners.delete(listener);
+  }
+
   /** The newest checkpoint signed (size, time, key id), for /healthz; null before the first. */
   lastCheckpoint(): CheckpointSummary | null {
     return this.lastCheckpointSummary;
@@ -281,6 +288,14 @@ export class Journal {
         const c = m.signed.checkpoint;
         this.lastCheckpointSummary = { size: c.size, time: c.time, keyId: m.signed.signature.keyId };
         if (waiter) waiter.resolve(m.signed);
+        for (const l of this.checkpointListeners) {
+          try {
+            l(m.signed);
+          } catch (err) {
+            // A listener (e.g. the shipper to the server) must not break checkpointing.
+            this.opts.logger.error({ err }, 'a checkpoint listener failed');
+          }
+        }
       } else if (waiter) {
         waiter.reject(new JournalError('io_error', 'no checkpoint: the log is empty'));
       }

@@ -6,7 +6,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Principal } from '../auth/principal.js';
 import type { DB } from './schema.js';
 
-export type Entity = 'member' | 'team' | 'badge' | 'plan' | 'certification' | 'trainer' | 'user' | 'token' | 'gateway' | 'equipment' | 'service' | 'rate_card' | 'grant' | 'cost' | 'investment' | 'booking';
+export type Entity = 'member' | 'team' | 'badge' | 'plan' | 'certification' | 'trainer' | 'user' | 'token' | 'gateway' | 'equipment' | 'service' | 'rate_card' | 'grant' | 'cost' | 'investment' | 'booking' | 'gateway_key' | 'gateway_checkpoint' | 'gateway_alarm';
 
 export function actorOf(p: Principal | null): string {
   if (!p) return 'system';

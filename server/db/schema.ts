@@ -367,6 +367,41 @@ export interface BookingVisitorsTable {
   created_at: Instant;
 }
 
+/** A checkpoint-signing key a gateway announced (migration 011). */
+export interface GatewayAuditKeysTable {
+  gateway_id: string;
+  key_id: string;
+  /** Raw 32-byte Ed25519 public key, base64. */
+  public_key: string;
+  created_at: Instant;
+  retired_at: Instant | null;
+  announced_at: Instant;
+}
+
+/** A gateway checkpoint the server accepted (kept for good). */
+export interface GatewayCheckpointsTable {
+  gateway_id: string;
+  size: number;
+  origin: string;
+  /** Base64. */
+  root: string;
+  time: Instant;
+  key_id: string;
+  sig: string;
+  received_at: Instant;
+}
+
+/** A gateway checkpoint refused as evidence of a rewritten history. */
+export interface GatewayAuditAlarmsTable {
+  id: Generated<number>;
+  gateway_id: string;
+  at: Instant;
+  code: string;
+  detail: string;
+  /** The checkpoint as it came (JSON). */
+  checkpoint: string;
+}
+
 export interface DB {
   users: UsersTable;
   sessions: SessionsTable;
@@ -394,6 +429,9 @@ export interface DB {
   audit_checkpoints: AuditCheckpointsTable;
   bookings: BookingsTable;
   booking_visitors: BookingVisitorsTable;
+  gateway_audit_keys: GatewayAuditKeysTable;
+  gateway_checkpoints: GatewayCheckpointsTable;
+  gateway_audit_alarms: GatewayAuditAlarmsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -25,6 +25,7 @@ import { statementRoutes } from './statements.js';
 import { trainerRoutes } from './trainers.js';
 import { usageRoutes, utilisationRoutes } from './usage.js';
 import { bookingRoutes } from './bookings.js';
+import { gatewayAuditRoutes } from './gateway-audit.js';
 
 export type RouteArea = FastifyPluginAsync<ServerContext>;
 
@@ -51,4 +52,5 @@ export const ROUTE_AREAS: readonly RouteArea[] = [
   utilisationRoutes,
   evaluationRoutes,
   bookingRoutes,
+  gatewayAuditRoutes,
 ];

@@ -25,6 +25,7 @@ import { actorOf, recordChange } from '../db/changes.js';
 import type { Selectable } from 'kysely';
 import type { GatewaysTable } from '../db/schema.js';
 import { newId } from '../ids.js';
+import { ensureGateway, isGatewayToken } from '../policy/gateways.js';
 import { PolicySnapshotSchema, readPolicySnapshot, readPolicyVersion } from '../policy/snapshot.js';
 import type { ServerContext } from './context.js';
 import { NoQuery, ProblemSchema } from './schemas.js';
@@ -80,16 +81,10 @@ export const policyRoutes: FastifyPluginAsync<ServerContext> = async (root, ctx)
    * fetched the policy, the version it now holds.
    */
   const touchGateway = async (p: Principal | null, versionHeld: number | null): Promise<void> => {
-    if (!p || p.kind !== 'token' || p.role !== 'gateway') return;
+    if (!isGatewayToken(p)) return;
     const now = ctx.clock.now();
     await ctx.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('gateways').select('id').where('token_id', '=', p.id).executeTakeFirst();
-      const id = row?.id ?? newId('gwy');
-      if (!row) {
-        const gw = { id, site_id: p.siteId ?? 'unknown', name: p.name, token_id: p.id, last_seen_at: null, policy_version_seen: null, created_at: now };
-        await trx.insertInto('gateways').values(gw).execute();
-        await recordChange(trx, { actor: actorOf(p), entity: 'gateway', entityId: id, action: 'create', before: null, after: { siteId: gw.site_id, name: gw.name, tokenId: p.id, registered: 'on first call' }, at: now });
-      }
+      const { id } = await ensureGateway(trx, p, now);
       await trx
         .updateTable('gateways')
         .set({ last_seen_at: now, ...(versionHeld !== null && { policy_version_seen: versionHeld }) })

@@ -33,7 +33,7 @@ it('builds the whole schema on an empty database, and a second run does nothing'
   expect(first.applied).toEqual(Object.keys(MIGRATIONS));
   expect(first.version).toBe(LATEST_MIGRATION);
   expect(await tables(db)).toEqual([
-    'api_tokens', 'audit_checkpoints', 'audit_keys', 'audit_log', 'badges', 'billing_periods', 'booking_visitors', 'bookings', 'certifications', 'changes', 'costs', 'equipment_downtime', 'equipment_status', 'free_time_grants', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'team_investments', 'teams', 'trainers', 'users',
+    'api_tokens', 'audit_checkpoints', 'audit_keys', 'audit_log', 'badges', 'billing_periods', 'booking_visitors', 'bookings', 'certifications', 'changes', 'costs', 'equipment_downtime', 'equipment_status', 'free_time_grants', 'gateway_audit_alarms', 'gateway_audit_keys', 'gateway_checkpoints', 'gateways', 'ledger_entries', 'members', 'plans', 'rate_cards', 'service_participants', 'services', 'sessions', 'team_investments', 'teams', 'trainers', 'users',
   ]);
   const again = await migrate(db);
   expect(again.applied).toEqual([]);
@@ -202,15 +202,14 @@ it('upgrades a database written by version 8 to version 9: what is there goes in
   await expect(sql`UPDATE audit_log SET leaf_hash = x'01' WHERE idx = 1`.execute(db)).rejects.toThrow(/append-only/);
 });
 
-it('upgrades a database written by the previous version to the latest: bookings, and no two holding bookings of one resource overlap (buffer included)', async () => {
-  const names = Object.keys(MIGRATIONS);
+it('upgrades a database written by version 9 to version 10: bookings, and no two holding bookings of one resource overlap (buffer included)', async () => {
   const db = fresh();
-  await migrate(db, names[names.length - 2]);
+  await migrate(db, '009-audit-log');
   expect(await tables(db)).not.toContain('bookings');
   const now = Date.now();
   await sql`INSERT INTO members (id, member_no, name, status, joined_on, created_at, updated_at) VALUES ('mem_1', 'M-1', '韩梅梅', 'active', '2026-01-01', ${now}, ${now})`.execute(db);
-  const r = await migrate(db);
-  expect(r.applied).toEqual([names[names.length - 1]]);
+  const r = await migrate(db, '010-bookings');
+  expect(r.applied).toEqual(['010-bookings']);
   const row = (id: string, from: number, to: number, hold: number, status: 'confirmed' | 'requested' | 'cancelled' = 'confirmed') => ({
     id, site_id: 'site-a', resource_type: 'equipment' as const, resource_id: 'laser-1', kind: 'booking' as const, member_id: 'mem_1', visitor_id: null, title: null,
     from_ms: from, to_ms: to, hold_to: hold, status, used_at: null, checked_at: null, created_at: now, created_by: 'test', updated_at: now,
@@ -229,6 +228,27 @@ it('upgrades a database written by the previous version to the latest: bookings,
   await db.updateTable('bookings').set({ to_ms: 1900, hold_to: 2400 }).where('id', '=', 'b1').execute();
   await expect(db.insertInto('bookings').values({ ...row('b7', 0, 10, 10), member_id: null }).execute()).rejects.toThrow(/CHECK/);
   await expect(db.insertInto('bookings').values(row('b8', 10, 10, 10)).execute()).rejects.toThrow(/CHECK/);
+});
+
+it('upgrades a database written by the previous version to the latest: gateways keep their rows and gain kept checkpoints, keys and alarms; a kept checkpoint cannot be changed or deleted', async () => {
+  const names = Object.keys(MIGRATIONS);
+  const db = fresh();
+  await migrate(db, names[names.length - 2]);
+  expect(await tables(db)).not.toContain('gateway_checkpoints');
+  const now = Date.now();
+  await sql`INSERT INTO api_tokens (id, name, role, site_id, token_hash, created_by, created_at) VALUES ('tok_1', 'gw', 'gateway', 'site-a', 'h', 'test', ${now})`.execute(db);
+  await sql`INSERT INTO gateways (id, site_id, name, token_id, created_at) VALUES ('gwy_1', 'site-a', 'gw', 'tok_1', ${now})`.execute(db);
+  const r = await migrate(db);
+  expect(r.applied).toEqual([names[names.length - 1]]);
+  expect(await db.selectFrom('gateways').select('id').execute()).toEqual([{ id: 'gwy_1' }]);
+  await db.insertInto('gateway_audit_keys').values({ gateway_id: 'gwy_1', key_id: 'k1', public_key: 'pk', created_at: now, retired_at: null, announced_at: now }).execute();
+  const cp = { gateway_id: 'gwy_1', size: 10, origin: 'openfacility/site-a', root: 'r', time: now, key_id: 'k1', sig: 's', received_at: now };
+  await db.insertInto('gateway_checkpoints').values(cp).execute();
+  await expect(db.insertInto('gateway_checkpoints').values(cp).execute()).rejects.toThrow(/UNIQUE|PRIMARY/);
+  await expect(sql`UPDATE gateway_checkpoints SET root = 'x'`.execute(db)).rejects.toThrow(/kept/);
+  await expect(sql`DELETE FROM gateway_checkpoints`.execute(db)).rejects.toThrow(/kept/);
+  await expect(db.insertInto('gateway_checkpoints').values({ ...cp, gateway_id: 'nobody', size: 11 }).execute()).rejects.toThrow(/FOREIGN KEY/);
+  await db.insertInto('gateway_audit_alarms').values({ gateway_id: 'gwy_1', at: now, code: 'fork', detail: 'd', checkpoint: '{}' }).execute();
 });
 
 it('keeps referential integrity on (a badge needs its member)', async () => {

@@ -14,6 +14,7 @@ import * as m007 from './007-accounting-inputs.js';
 import * as m008 from './008-team-outcomes.js';
 import * as m009 from './009-audit-log.js';
 import * as m010 from './010-bookings.js';
+import * as m011 from './011-gateway-checkpoints.js';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '001-reference-data': m001,
@@ -26,4 +27,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '008-team-outcomes': m008,
   '009-audit-log': m009,
   '010-bookings': m010,
+  '011-gateway-checkpoints': m011,
 });
