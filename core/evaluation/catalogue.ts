@@ -11,7 +11,7 @@
 export const SERVICE_KINDS = ['training', 'mentoring', 'event', 'technical', 'investment'] as const;
 export type ServiceKind = (typeof SERVICE_KINDS)[number];
 
-export type IndicatorUnit = 'people' | 'teams' | 'enterprises' | 'deliveries' | 'hours' | 'ratio' | 'money-minor' | 'workstations';
+export type IndicatorUnit = 'people' | 'teams' | 'enterprises' | 'deliveries' | 'hours' | 'ratio' | 'money-minor' | 'workstations' | 'bookings';
 
 /** Display units: how a value of the unit is labelled in each language. */
 export const UNIT_LABELS: Readonly<Record<IndicatorUnit, { readonly zh: string; readonly en: string }>> = {
@@ -23,9 +23,10 @@ export const UNIT_LABELS: Readonly<Record<IndicatorUnit, { readonly zh: string; 
   ratio: { zh: '%', en: '%' },
   'money-minor': { zh: '分', en: 'minor units' },
   workstations: { zh: '个', en: 'workstations' },
+  bookings: { zh: '次', en: 'bookings' },
 };
 
-export type IndicatorGroup = 'served' | 'teams' | 'survival' | 'services' | 'low-cost' | 'capacity';
+export type IndicatorGroup = 'served' | 'teams' | 'survival' | 'services' | 'low-cost' | 'capacity' | 'bookings';
 
 export interface IndicatorDef {
   readonly id: string;
@@ -95,6 +96,11 @@ export const INDICATORS: readonly IndicatorDef[] = Object.freeze([
   { id: 'workstation-allocation', group: 'capacity', nameZh: '工位入驻率', nameEn: 'Workstations allocated (period end)', unit: 'ratio', guidance: 'ref §3 pqdy 工位入驻率 (scored from 60 %)' },
   { id: 'machine-utilisation', group: 'capacity', nameZh: '共享设备使用率', nameEn: 'Shared equipment utilisation', unit: 'ratio', guidance: '指引 建设条件 (shared R&D and test platforms)' },
   { id: 'lab-utilisation', group: 'capacity', nameZh: '实验室设备使用率', nameEn: 'Lab equipment utilisation', unit: 'ratio', guidance: '指引 建设条件 (labs and machines)' },
+  { id: 'bookings-made', group: 'bookings', nameZh: '预约次数', nameEn: 'Bookings made', unit: 'bookings', guidance: 'issue #13: equipment and work space opened to users, booked vs used' },
+  { id: 'bookings-used', group: 'bookings', nameZh: '实际使用的预约次数', nameEn: 'Bookings used', unit: 'bookings', guidance: 'issue #13: use seen by badge, desk sensor or machine power' },
+  { id: 'bookings-no-show', group: 'bookings', nameZh: '爽约次数', nameEn: 'No-shows', unit: 'bookings', guidance: 'issue #13: booked but unused' },
+  { id: 'booked-hours', group: 'bookings', nameZh: '预约时长', nameEn: 'Booked hours', unit: 'hours', guidance: 'issue #13: booked vs used' },
+  { id: 'booked-hours-used-share', group: 'bookings', nameZh: '预约时长实际使用率', nameEn: 'Share of booked hours used', unit: 'ratio', guidance: 'issue #13: booked vs used utilisation' },
 ] satisfies IndicatorDef[]);
 
 export type IndicatorId = string;

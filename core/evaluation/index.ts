@@ -1,4 +1,5 @@
 /** The evaluation core (docs/indicators.md): indicators, the periodic report, charts. Pure. */
+export * from './bookings.js';
 export * from './catalogue.js';
 export * from './charts.js';
 export * from './inputs.js';

@@ -103,6 +103,19 @@ export interface Workstations {
 }
 
 /**
+ * A member's booking of a machine, hot desk or room (server bookings table,
+ * kind 'booking': not blocks, not visitors' requests) with the status
+ * check-in left it in (docs/bookings.md, "Statuses").
+ */
+export interface BookingRecord {
+  readonly id: string;
+  /** The booked period, epoch ms; a booking is in the period it starts in. */
+  readonly from: number;
+  readonly to: number;
+  readonly status: 'requested' | 'confirmed' | 'cancelled' | 'released' | 'used' | 'no_show';
+}
+
+/**
  * Everything one site gives for one period. Every part is optional: a part
  * not supplied makes its indicators null ('not-supplied'); an empty list
  * makes them 0.
@@ -120,4 +133,6 @@ export interface EvaluationData {
   readonly lines?: readonly LowCostLine[];
   readonly utilisation?: UtilisationParts;
   readonly workstations?: Workstations;
+  /** Members' bookings; only those starting in the period count, so the list may be wider. */
+  readonly bookings?: readonly BookingRecord[];
 }

@@ -11,6 +11,7 @@
  * estimated over the pooled teams. Sites aggregated together must share a
  * time zone (the local dates of a period must be the same dates). Pure.
  */
+import { bookingTotals, type BookingTotals } from './bookings.js';
 import { INDICATORS, SERVICE_KINDS, type IndicatorDef, type IndicatorUnit, type ServiceKind } from './catalogue.js';
 import type { EvaluationData, ServiceRecord, TeamRecord, UtilisationParts, Workstations } from './inputs.js';
 import { lowCost, type LowCost } from './lowcost.js';
@@ -29,6 +30,7 @@ export interface EvaluationDetails {
   readonly survival: SurvivalReport | null;
   readonly services: Readonly<Record<ServiceKind, ServiceKindTotals>> | null;
   readonly lowCost: LowCost | null;
+  readonly bookings: BookingTotals | null;
 }
 
 export interface Evaluation {
@@ -110,9 +112,20 @@ export function evaluate(period: ReportPeriod, input: EvaluationData): Evaluatio
     if (ws.allocated !== undefined && ws.allocated !== null) v['workstation-allocation'] = ratio(ws.allocated, ws.total, ws.total);
   }
 
+  let bk: BookingTotals | null = null;
+  if (data.bookings !== undefined) {
+    bk = bookingTotals(data.bookings, from, to);
+    v['bookings-made'] = count(bk.made, bk.made);
+    v['bookings-used'] = count(bk.used, bk.made);
+    v['bookings-no-show'] = count(bk.noShows, bk.made);
+    v['booked-hours'] = count(bk.bookedHours, bk.made);
+    // Of the booked time check-in has decided (used or no-show): bookings still waiting for it would only dilute the share.
+    v['booked-hours-used-share'] = ratio(bk.usedMs, bk.decidedMs, bk.used + bk.noShows);
+  }
+
   const values: Record<string, IndicatorValue> = {};
   for (const d of INDICATORS) values[d.id] = v[d.id] ?? notSupplied;
-  return { period, values, details: { served: sv, teams: flows, survival: surv, services: svc, lowCost: lc } };
+  return { period, values, details: { served: sv, teams: flows, survival: surv, services: svc, lowCost: lc, bookings: bk } };
 }
 
 function byIdOnce<T extends { readonly id: string }>(lists: readonly (readonly T[])[], what: string): T[] {
@@ -136,7 +149,7 @@ function byIdOnce<T extends { readonly id: string }>(lists: readonly (readonly T
  * Several sites' data as one: uses and lines joined, teams and services once
  * per id (the same id with different contents is refused: RangeError),
  * roster maps joined (a member mapped to two teams keeps the first site's),
- * utilisation parts and workstations summed. A part supplied by no site stays
+ * utilisation parts and workstations summed, bookings joined. A part supplied by no site stays
  * unsupplied.
  */
 export function mergeData(sites: readonly EvaluationData[]): EvaluationData {
@@ -167,6 +180,7 @@ export function mergeData(sites: readonly EvaluationData[]): EvaluationData {
     ...(some('lines') && { lines: lists((s) => s.lines).flat() }),
     ...(utilisation !== undefined && { utilisation }),
     ...(workstations !== undefined && { workstations }),
+    ...(some('bookings') && { bookings: lists((s) => s.bookings).flat() }),
   };
 }
 

@@ -14,9 +14,14 @@
  * adjustments); an open month is priced now (computeMonth, the statements'
  * computation). A month that cannot be priced (no rate card stored) makes
  * the period's lines unsupplied: the low-cost figures are then null
- * (`not-supplied`), never computed from some of the months.
+ * (`not-supplied`), never computed from some of the months. No-show fees
+ * (docs/accounting.md, "No-show fees") are left out: a fee for a booking
+ * nobody used is not usage delivered at a low cost.
+ *
+ * Bookings: members' bookings (not blocks or visitors' requests) starting in
+ * either period, with the status check-in left them in.
  */
-import type { EvaluationData, InvestmentEvent, LowCostLine, ServiceRecord, TeamRecord, UseRecord } from '../../core/evaluation/inputs.js';
+import type { BookingRecord, EvaluationData, InvestmentEvent, LowCostLine, ServiceRecord, TeamRecord, UseRecord } from '../../core/evaluation/inputs.js';
 import { periodOf, periodsUpTo, previousPeriod, type ReportPeriod } from '../../core/evaluation/periods.js';
 import { utilisationParts } from '../../core/evaluation/utilisation.js';
 import type { Granularity, Interval } from '../../core/usage/calendar.js';
@@ -167,8 +172,11 @@ async function pricedLines(ctx: ServerContext, source: UsageSource, period: Repo
     }
     const closed = await ctx.db.selectFrom('billing_periods').select('period').where('site_id', '=', source.siteId).where('period', '=', month).executeTakeFirst();
     if (closed) {
-      const rows = await ctx.db.selectFrom('ledger_entries').select(['kind', 'amount_minor', 'reference_minor']).where('site_id', '=', source.siteId).where('period', '=', month).orderBy('id').execute();
-      for (const r of rows) lines.push({ kind: r.kind, amountMinor: r.amount_minor, referenceMinor: r.reference_minor });
+      const rows = await ctx.db.selectFrom('ledger_entries').select(['kind', 'amount_minor', 'reference_minor', 'line']).where('site_id', '=', source.siteId).where('period', '=', month).orderBy('id').execute();
+      for (const r of rows) {
+        if (r.kind === 'charge' && (JSON.parse(r.line) as { quantityUnit?: string }).quantityUnit === 'booking') continue;
+        lines.push({ kind: r.kind, amountMinor: r.amount_minor, referenceMinor: r.reference_minor });
+      }
     } else {
       let priced;
       try {
@@ -178,11 +186,26 @@ async function pricedLines(ctx: ServerContext, source: UsageSource, period: Repo
         if (err instanceof HttpProblem && err.status === 422) return undefined;
         throw err;
       }
-      for (const st of priced.result.statements) for (const l of st.lines) lines.push({ kind: 'charge', amountMinor: l.amountMinor, referenceMinor: l.referenceMinor, quantity: l.quantity });
+      for (const st of priced.result.statements) for (const l of st.lines) if (l.quantityUnit !== 'booking') lines.push({ kind: 'charge', amountMinor: l.amountMinor, referenceMinor: l.referenceMinor, quantity: l.quantity });
     }
     progress();
   }
   return lines;
+}
+
+/** Members' bookings of the site starting in [from, to). */
+async function bookingRecords(ctx: ServerContext, siteId: string, from: number, to: number): Promise<BookingRecord[]> {
+  const rows = await ctx.db
+    .selectFrom('bookings')
+    .select(['id', 'from_ms', 'to_ms', 'status'])
+    .where('site_id', '=', siteId)
+    .where('kind', '=', 'booking')
+    .where('from_ms', '>=', from)
+    .where('from_ms', '<', to)
+    .orderBy('from_ms')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({ id: r.id, from: Number(r.from_ms), to: Number(r.to_ms), status: r.status }));
 }
 
 /** Machine downtime of the site overlapping [from, to), as the utilisation route reads it. */
@@ -221,11 +244,12 @@ export async function evaluationData(ctx: ServerContext, source: UsageSource, pe
   report('usage', 1);
   const sessions = [...usage.sessions, ...usage.open];
 
-  const [memberRows, teams, services, downtime] = await Promise.all([
+  const [memberRows, teams, services, downtime, bookings] = await Promise.all([
     ctx.db.selectFrom('members').select(['id', 'team_id']).where('team_id', 'is not', null).orderBy('id').execute(),
     teamRecords(ctx),
     serviceRecords(ctx, source.siteId, spanFrom, period.to),
     downtimeOf(ctx, source.siteId, spanFrom, spanTo),
+    bookingRecords(ctx, source.site.id, prev.from, period.to),
   ]);
   const memberTeams = new Map(memberRows.map((m) => [m.id, m.team_id!] as const));
   const desks = [...source.site.desks.values()];
@@ -260,6 +284,7 @@ export async function evaluationData(ctx: ServerContext, source: UsageSource, pe
       ...(lines !== undefined && { lines: [...lines, ...serviceLines] }),
       ...(total !== null && { utilisation: utilisationParts(total.total) }),
       workstations,
+      bookings: bookings.filter((b) => b.from >= p.from && b.from < p.to),
     };
   };
 

@@ -41,6 +41,7 @@ export const EVALUATION_MESSAGES = {
   'group.services': { 'zh-CN': '服务活动', en: 'Services delivered' },
   'group.low-cost': { 'zh-CN': '低成本服务', en: 'Low-cost delivery' },
   'group.capacity': { 'zh-CN': '工位与设备', en: 'Workstations and equipment' },
+  'group.bookings': { 'zh-CN': '预约与实际使用', en: 'Bookings: booked and used' },
   'null.not-supplied': { 'zh-CN': '无数据', en: 'no data' },
   'null.zero-denominator': { 'zh-CN': '分母为零', en: 'nothing to divide by' },
   'null.no-subjects': { 'zh-CN': '无入驻团队', en: 'no teams admitted' },

@@ -63,6 +63,7 @@ export function formatValue(value: number, unit: IndicatorUnit, lang: Lang, curr
     case 'enterprises':
     case 'deliveries':
     case 'workstations':
+    case 'bookings':
       return formatNumber(value, lang, 0);
   }
 }

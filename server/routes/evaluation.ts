@@ -90,6 +90,7 @@ const DEFINITION_ANCHORS: Readonly<Record<IndicatorGroup, string>> = {
   services: 'services-delivered',
   'low-cost': 'low-cost-delivery',
   capacity: 'workstations-and-utilisation',
+  bookings: 'bookings-booked-and-used',
 };
 
 const IndicatorSchema = Type.Object(

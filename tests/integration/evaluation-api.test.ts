@@ -151,6 +151,33 @@ describe('GET /api/v1/evaluation', () => {
     expect(q['members-served']!.previous).toBe(0);
   });
 
+  it('booked versus used: September’s member bookings as check-in left them, blocks and cancellations left out', async () => {
+    const at = (local: string) => Date.parse(`${local}:00+08:00`);
+    const row = (id: string, kind: 'booking' | 'block', status: 'used' | 'released' | 'no_show' | 'cancelled' | 'confirmed', from: string, to: string) => ({
+      id, site_id: SITE, resource_type: 'equipment' as const, resource_id: 'laser-1', kind, member_id: kind === 'booking' ? server.seed.members.a : null, visitor_id: null,
+      title: kind === 'block' ? 'training' : null, from_ms: at(from), to_ms: at(to), hold_to: at(to), status, used_at: null, checked_at: null, created_at: at('2026-09-01T08:00'), created_by: 'test', updated_at: at('2026-09-01T08:00'),
+    });
+    await server.db
+      .insertInto('bookings')
+      .values([
+        row('ev-used', 'booking', 'used', '2026-09-08T14:00', '2026-09-08T17:00'), // 3 h used
+        row('ev-released', 'booking', 'released', '2026-09-09T10:00', '2026-09-09T11:00'), // 1 h, a no-show
+        row('ev-cancelled', 'booking', 'cancelled', '2026-09-10T10:00', '2026-09-10T12:00'),
+        row('ev-block', 'block', 'confirmed', '2026-09-11T10:00', '2026-09-11T12:00'),
+        row('ev-august', 'booking', 'no_show', '2026-08-31T23:00', '2026-09-01T00:30'), // August's (1.5 h)
+      ])
+      .execute();
+    const r = rowsOf(await evaluation('kind=month&key=2026-09'));
+    const vp = (id: string) => [r[id]!.value, r[id]!.previous];
+    // September: 2 made (3 h + 1 h), 1 used, 1 no-show; used share 3 / 4. August: the one no-show, 0 of 1.5 h used.
+    expect(vp('bookings-made')).toEqual([2, 1]);
+    expect(vp('bookings-used')).toEqual([1, 0]);
+    expect(vp('bookings-no-show')).toEqual([1, 1]);
+    expect(vp('booked-hours')).toEqual([4, 1.5]);
+    expect(r['booked-hours-used-share']).toMatchObject({ value: 0.75, numerator: 3 * H, denominator: 4 * H, evidence: 2, previous: 0 });
+    expect(r['bookings-made']!.change).toEqual({ absolute: 1, relative: 1, nullReason: null });
+  });
+
   it('a period with no data: zeros for counts, nulls with their reason for rates, 200', async () => {
     const body = await evaluation('kind=month&key=2026-08');
     const r = rowsOf(body);
@@ -244,6 +271,7 @@ describe('GET /api/v1/evaluation/indicators', () => {
     const list = res.json<{ id: string; nameZh: string; unitZh: string; group: string; definition: string }[]>();
     expect(list.map((d) => d.id)).toEqual(INDICATORS.map((d) => d.id));
     expect(list.find((d) => d.id === 'workstation-occupancy')).toMatchObject({ nameZh: '工位使用率（实测）', unitZh: '%', group: 'capacity', definition: 'docs/indicators.md#workstations-and-utilisation' });
-    expect(new Set(list.map((d) => d.definition.split('#')[1])).size).toBe(6);
+    expect(new Set(list.map((d) => d.definition.split('#')[1])).size).toBe(7);
+    expect(list.find((d) => d.id === 'booked-hours-used-share')).toMatchObject({ nameZh: '预约时长实际使用率', unitZh: '%', group: 'bookings', definition: 'docs/indicators.md#bookings-booked-and-used' });
   });
 });

@@ -133,7 +133,7 @@ function walkNumbers(x: unknown, visit: (n: number) => void): void {
 
 describe('a period with no data', () => {
   it('empty inputs: counts are 0, rates and survival null with a reason, no NaN anywhere', () => {
-    const e = evaluate(NOV, { uses: [], services: [], teams: [], lines: [], utilisation: ZERO_PARTS, workstations: { total: 0, allocated: 0 } });
+    const e = evaluate(NOV, { uses: [], services: [], teams: [], lines: [], utilisation: ZERO_PARTS, workstations: { total: 0, allocated: 0 }, bookings: [] });
     for (const d of INDICATORS) {
       const v = e.values[d.id]!;
       if (d.unit === 'ratio') expect([d.id, v.value, v.nullReason]).toEqual([d.id, null, d.group === 'survival' ? 'no-subjects' : 'zero-denominator']);
