@@ -176,6 +176,17 @@ describe('GET /api/v1/evaluation', () => {
     expect(vp('booked-hours')).toEqual([4, 1.5]);
     expect(r['booked-hours-used-share']).toMatchObject({ value: 0.75, numerator: 3 * H, denominator: 4 * H, evidence: 2, previous: 0 });
     expect(r['bookings-made']!.change).toEqual({ absolute: 1, relative: 1, nullReason: null });
+    // With a no-show fee on the card, September's statement charges the no-show, but the fee is not low-cost usage:
+    // September had no usage, so its low-cost figures stay as without it.
+    const withFee = structuredClone(RATE_CARD);
+    (withFee.versions[0]!.rates[0]! as { noShowFeeMinor?: number }).noShowFeeMinor = 2000;
+    expect((await server.request('manager', 'PUT', '/api/v1/rate-card', withFee)).statusCode).toBe(201);
+    const st = (await get('/api/v1/statements?month=2026-09')).json<{ statements: { lines: { booking?: string; amountMinor: number }[] }[] }>();
+    expect(st.statements.flatMap((x) => x.lines).map((l) => [l.booking, l.amountMinor])).toEqual([['ev-released', 2000]]);
+    const fee = rowsOf(await evaluation('kind=month&key=2026-09'));
+    expect(fee['low-cost-share']).toMatchObject({ value: null, nullReason: 'zero-denominator', evidence: 0 });
+    expect(fee['value-given-away']).toMatchObject({ value: 0, evidence: 0 });
+    expect((await server.request('manager', 'PUT', '/api/v1/rate-card', RATE_CARD)).statusCode).toBe(201);
   });
 
   it('a period with no data: zeros for counts, nulls with their reason for rates, 200', async () => {

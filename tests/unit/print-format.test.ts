@@ -60,11 +60,13 @@ describe('quantities, unit prices and labels', () => {
     expect(formatQuantity(1, 'day', 'zh-CN')).toBe('1 天');
     expect(formatQuantity(1234, 'wh', 'en')).toBe('1.234 kWh');
     expect(formatQuantity(0, 'minute', 'en')).toBe('0 h');
+    expect(formatQuantity(1, 'booking', 'zh-CN')).toBe('1 次爽约');
   });
 
   it('prices per unit', () => {
     expect(formatUnitPrice(3000, 'minute', 'CNY', 'en')).toBe('¥30.00/h');
     expect(formatUnitPrice(500, 'day', 'CNY', 'zh-CN')).toBe('¥5.00/天');
+    expect(formatUnitPrice(2000, 'booking', 'CNY', 'en')).toBe('¥20.00/no-show');
   });
 
   it('labels known classes and categories, and falls back to the key', () => {
