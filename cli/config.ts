@@ -96,6 +96,11 @@ export const ConfigSchema = Type.Object(
         minBackoffMs: Pos(250, 'First retry delay while InfluxDB is down'),
         maxBackoffMs: Pos(15_000, 'Longest retry delay'),
         alarmAfterMs: Pos(60_000, 'Raise the sink_down alarm after failing this long'),
+        retentionDays: Type.Union([Type.Null(), Type.Integer({ minimum: 0, maximum: 36_500 })], {
+          default: null,
+          description:
+            'How long InfluxDB keeps raw signals, in days, set on the database at start (docs/influxdb.md "Retention"); 0: forever; null: leave InfluxDB as it is (a new database keeps forever). Keep it longer than any period an auditor may ask to reproduce',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

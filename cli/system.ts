@@ -150,7 +150,7 @@ export async function startSystem(config: FacilityConfig, logger: Logger, mode: 
       username: config.influx.username ?? undefined,
       password: config.influx.password ?? undefined,
     });
-    await ensureDatabase(influx, logger);
+    await ensureDatabase(influx, logger, config.influx.retentionDays);
 
     let server: { db: ServerDb; options: ServerOptions } | null = null;
     let policy: PolicyView & { refresh?: () => Promise<void> };
@@ -276,12 +276,20 @@ export function externalBrokerSettings(config: FacilityConfig, siteId: string): 
   };
 }
 
-async function ensureDatabase(influx: InfluxV1Client, logger: Logger): Promise<void> {
+async function ensureDatabase(influx: InfluxV1Client, logger: Logger, retentionDays: number | null): Promise<void> {
   try {
     await influx.createDatabase();
   } catch (err) {
     // InfluxDB 2.x/3.x map databases to buckets and may refuse CREATE DATABASE; writes then tell us more.
     logger.warn({ err: (err as Error).message, db: influx.db }, 'could not create the InfluxDB database (it may already exist or be mapped to a bucket)');
+  }
+  if (retentionDays === null) return;
+  try {
+    const r = await influx.setRetention(retentionDays);
+    if (r.before !== r.after) logger.info({ db: influx.db, policy: r.policy, before: r.before, after: r.after }, 'InfluxDB retention set');
+  } catch (err) {
+    // 2.x/3.x keep retention on the bucket: set it there (docs/influxdb.md "Retention").
+    logger.error({ err: (err as Error).message, db: influx.db, retentionDays }, 'could not set the InfluxDB retention policy; raw signals are kept as InfluxDB decides');
   }
 }
 

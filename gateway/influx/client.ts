@@ -252,6 +252,40 @@ export class InfluxV1Client {
     await this.query(`CREATE DATABASE ${quoteIdentifier(name)}`, { db: '' });
   }
 
+  /**
+   * Sets how long InfluxDB keeps points (docs/influxdb.md "Retention"): the duration of the retention policy the
+   * client writes to (its `retentionPolicy`, else the database's default one, created as `autogen` when there is
+   * none). `days` 0 keeps points forever. The shard group duration follows InfluxDB's own defaults for that
+   * duration (1 h under 2 days, 1 day up to 6 months, 7 days beyond), since a policy may not be shorter than
+   * its shards. Answers the policy and its duration before and after, as InfluxDB reports them.
+   */
+  async setRetention(days: number): Promise<{ policy: string; before: string | null; after: string }> {
+    if (!Number.isSafeInteger(days) || days < 0) throw new RangeError(`retention ${days} is not a whole number of days ≥ 0`);
+    const duration = days === 0 ? 'INF' : `${days}d`;
+    const shard = days === 0 || days > 180 ? '7d' : days < 2 ? '1h' : '1d';
+    const policies = await this.retentionPolicies();
+    const target = this.retentionPolicy !== undefined ? policies.find((p) => p.name === this.retentionPolicy) : policies.find((p) => p.default);
+    const db = quoteIdentifier(this.db);
+    if (!target) {
+      const name = this.retentionPolicy ?? 'autogen';
+      await this.query(`CREATE RETENTION POLICY ${quoteIdentifier(name)} ON ${db} DURATION ${duration} REPLICATION 1 SHARD DURATION ${shard}${this.retentionPolicy === undefined ? ' DEFAULT' : ''}`, { db: '' });
+    } else {
+      await this.query(`ALTER RETENTION POLICY ${quoteIdentifier(target.name)} ON ${db} DURATION ${duration} SHARD DURATION ${shard}`, { db: '' });
+    }
+    const name = target?.name ?? this.retentionPolicy ?? 'autogen';
+    const now = (await this.retentionPolicies()).find((p) => p.name === name);
+    return { policy: name, before: target?.duration ?? null, after: now?.duration ?? duration };
+  }
+
+  /** `SHOW RETENTION POLICIES` of the client's database. */
+  async retentionPolicies(): Promise<{ name: string; duration: string; shardGroupDuration: string; default: boolean }[]> {
+    const [r] = await this.query(`SHOW RETENTION POLICIES ON ${quoteIdentifier(this.db)}`, { db: '' });
+    const series = r?.series[0];
+    if (!series) return [];
+    const col = (n: string) => series.columns.indexOf(n);
+    return series.values.map((v) => ({ name: String(v[col('name')]), duration: String(v[col('duration')]), shardGroupDuration: String(v[col('shardGroupDuration')]), default: v[col('default')] === true }));
+  }
+
   private endpoint(path: string): URL {
     return new URL(path, this.base);
   }

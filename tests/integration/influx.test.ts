@@ -112,6 +112,23 @@ describe('influxd + InfluxV1Client against a real InfluxDB 1.x', () => {
     });
   });
 
+  it('sets how long raw signals are kept: the default retention policy, shard duration to match, forever with 0', async () => {
+    const before = await influx.client.retentionPolicies();
+    expect(before).toEqual([expect.objectContaining({ name: 'autogen', duration: '0s', default: true })]);
+    expect(await influx.client.setRetention(400)).toEqual({ policy: 'autogen', before: '0s', after: '9600h0m0s' });
+    expect(await influx.client.setRetention(30)).toMatchObject({ after: '720h0m0s' });
+    expect((await influx.client.retentionPolicies())[0]).toMatchObject({ shardGroupDuration: '24h0m0s', default: true });
+    // A point older than the policy is refused by InfluxDB itself (the sink drops it: beyond_retention).
+    const old = (Date.now() - 40 * 86_400_000) * 1e6;
+    expect(await influx.client.write(`retained v=1i ${old}`, 'ns')).toMatchObject({ ok: false, code: 'beyond_retention' });
+    expect(await influx.client.setRetention(0)).toMatchObject({ after: '0s' });
+    expect(await influx.client.write(`retained v=1i ${old}`, 'ns')).toMatchObject({ ok: true });
+    // A named policy that does not exist yet is created (not made the default).
+    const named = new InfluxV1Client({ url: influx.url, db: influx.db, retentionPolicy: 'raw' });
+    expect(await named.setRetention(1)).toEqual({ policy: 'raw', before: null, after: '24h0m0s' });
+    expect((await influx.client.retentionPolicies()).map((p) => [p.name, p.default])).toEqual([['autogen', true], ['raw', false]]);
+  });
+
   it('throws query errors with InfluxDB’s message', async () => {
     await expect(influx.client.query('SELEC * FROM x')).rejects.toThrow(/error parsing query/);
     const err: unknown = await influx.client.query('SELECT * FROM x', { db: 'no_such_db' }).catch((e: unknown) => e);
