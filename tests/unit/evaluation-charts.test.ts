@@ -89,10 +89,13 @@ describe('charts', () => {
     for (const s of ['初创企业存活率', '入驻后月数', '删失', '2025 届 (n = 4)']) expect(svg).toContain(s);
   });
 
+  const text = fc.string().filter((t) => !t.includes('NaN'));
+
   it('are deterministic', () => {
     expect(charts('x')).toEqual(charts('x'));
     fc.assert(
-      fc.property(fc.array(fc.record({ label: fc.string(), value: fc.option(fc.double({ min: 0, max: 1, noNaN: true })) }), { maxLength: 40 }), fc.string(), (points, title) => {
+      // Texts that cannot spell NaN themselves (a random label once did, and failed the check below).
+      fc.property(fc.array(fc.record({ label: text, value: fc.option(fc.double({ min: 0, max: 1, noNaN: true })) }), { maxLength: 40 }), text, (points, title) => {
         const a = occupancyChart(points, { title, desc: title, noData: '–' });
         expect(occupancyChart(points, { title, desc: title, noData: '–' })).toBe(a);
         expect(xmlProblem(a)).toBeNull();
