@@ -508,6 +508,7 @@ function semanticIssues(root: Obj): SiteIssue[] {
   }
 
   if (isObj(site)) calendarIssues(site, add);
+  if (isObj(root.bookings)) closureIssues(root.bookings, add);
 
   // Unique ids, and an index per collection for references.
   const index = {} as Record<Collection, Map<string, Obj>>;
@@ -653,6 +654,21 @@ function calendarIssues(site: Obj, add: AddIssue): void {
     if (from !== undefined && to !== undefined && START_RE.test(from) && END_RE.test(to) && minutes(to) <= minutes(from)) {
       add(['site', 'extraOpenDates', i, 'to'], 'invalid-value', `closes at ${to}, not after it opens at ${from}; give a closing time later the same day (24:00 for midnight)`);
     }
+  });
+}
+
+/** Booking closures: each ends after it starts (one that does not would never apply, silently). */
+function closureIssues(bookings: Obj, add: AddIssue): void {
+  const closures = Array.isArray(bookings.closures) ? (bookings.closures as unknown[]) : [];
+  closures.forEach((c, i) => {
+    if (!isObj(c)) return;
+    const from = str(c, 'from');
+    const to = str(c, 'to');
+    if (from === undefined || to === undefined) return; // a schema error
+    const a = Date.parse(from);
+    const b = Date.parse(to);
+    if (Number.isNaN(a) || Number.isNaN(b)) return add(['bookings', 'closures', i, Number.isNaN(a) ? 'from' : 'to'], 'invalid-value', `${show(Number.isNaN(a) ? from : to)} is not a real instant; check the date and time`);
+    if (b <= a) add(['bookings', 'closures', i, 'to'], 'invalid-value', `ends at ${to}, not after it starts at ${from}; a closure must end after it starts`);
   });
 }
 

@@ -150,5 +150,7 @@ describe('booking rules from the site file', () => {
   it('refuses a bad section when the site file is read', () => {
     expect(() => withBookings({ defaults: { stepMinutes: 7 } })).toThrow(/bookings/);
     expect(() => withBookings({ closures: [{ from: '2026-12-24 00:00', to: '2026-12-26T00:00:00+08:00', reason: 'x' }] })).toThrow(/bookings/);
+    // A closure that ends before (or when) it starts would never apply: refused, naming the field.
+    expect(() => withBookings({ closures: [{ from: '2026-12-26T00:00:00+08:00', to: '2026-12-24T00:00:00+08:00', reason: 'backwards' }] })).toThrow(/bookings\.closures\[0\]\.to.*not after it starts/s);
   });
 });
