@@ -27,20 +27,20 @@ function describe(p: AuditProblem): string {
 }
 
 /** Verifies a journal file; returns the exit code: 0 it verifies, 1 it does not (or cannot be read). */
-export function runAuditVerify(journalPath: string, io: Output, trustedKeys?: ReadonlySet<string>): number {
+export function runAuditVerify(journalPath: string, io: Output, trustedKeys?: ReadonlySet<string>, archives: readonly string[] = []): number {
   if (!existsSync(journalPath)) {
     io.out(`BROKEN: ${journalPath} does not exist`);
     return 1;
   }
   let source;
   try {
-    source = openJournalAudit(journalPath);
+    source = openJournalAudit(journalPath, archives);
   } catch (e) {
     io.out(`BROKEN: ${(e as Error).message}`);
     return 1;
   }
   try {
-    io.out(`Verifying ${journalPath}: ${n(source.input.treeSize)} entries, ${n(source.input.checkpoints.length)} checkpoints, ${n(source.input.keys.length)} keys`);
+    io.out(`Verifying ${journalPath}${archives.length > 0 ? ` with ${n(archives.length)} archive(s)` : ''}: ${n(source.input.treeSize)} entries, ${n(source.input.checkpoints.length)} checkpoints, ${n(source.input.keys.length)} keys`);
     const r = verifyJournal({ ...source.input, ...(trustedKeys && { trustedKeys }), onProgress: (done, total) => io.progress(done, total) });
     if (r.ok) {
       io.out(`OK: ${n(r.size)} entries (${n(r.shedDeclared)} shed by the gateway, declared), ${n(r.checkpoints)} checkpoints, ${n(r.keys)} keys: every entry, node, signature and checkpoint checks out.`);

@@ -9,6 +9,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { rotateAuditKey, runAuditVerify } from './audit.js';
+import { archiveJournal } from '../gateway/journal/archive.js';
+import { SINK_CURSOR } from '../gateway/journal/journal.js';
 import { runVerifyEvidence } from './audit-evidence.js';
 import { checkCosigned, witnessOnce } from './audit-witness.js';
 import { crossCheck } from '../gateway/influx/crosscheck.js';
@@ -283,7 +285,8 @@ common(auditCmd.command('verify'))
   .description('check the journal: every entry against its Merkle leaf, the tree, every checkpoint signature and root, consistency between checkpoints; names the first entry that breaks (exit 0 ok, 1 broken)')
   .option('--journal <path>', 'a journal file (default <data-dir>/journal.db)')
   .option('--trust-key <id...>', 'accept checkpoints only from these key ids (e.g. as the server recorded them)')
-  .action((flags: CommonFlags & { journal?: string; trustKey?: string[] }) => {
+  .option('--archive <file...>', 'archives of rows moved out of the journal (facility audit archive); read before the live rows')
+  .action((flags: CommonFlags & { journal?: string; trustKey?: string[]; archive?: string[] }) => {
     const path = flags.journal ?? join(sitePaths(configFrom(flags, {})).dataDir, 'journal.db');
     const tty = process.stderr.isTTY;
     let lastLine = 0;
@@ -307,6 +310,7 @@ common(auditCmd.command('verify'))
         },
       },
       flags.trustKey && new Set(flags.trustKey),
+      flags.archive ?? [],
     );
     process.exitCode = code;
   });
@@ -318,6 +322,27 @@ common(auditCmd.command('rotate-key'))
     const site = await loadSiteFile(sitePath);
     const r = await rotateAuditKey({ dataDir, siteId: site.id, logger: makeLogger(config.log.level), now: () => Date.now() });
     console.log(`Audit key ${r.current} now signs the journal's checkpoints${r.retired ? `; ${r.retired} is retired (its checkpoints keep verifying)` : ''}. First checkpoint: size ${r.checkpoint.checkpoint.size}.`);
+  });
+
+common(auditCmd.command('archive'))
+  .description('move journal rows received before a cutoff (checkpointed, already in InfluxDB, older than time.maxPastMs) to an archive file; the tree, checkpoints and keys stay; verify then with --archive')
+  .requiredOption('--before <time>', 'cutoff, ISO 8601: rows received before it move')
+  .requiredOption('--out <file>', 'the archive to write (must not exist)')
+  .option('--journal <path>', 'a journal file (default <data-dir>/journal.db)')
+  .action((flags: CommonFlags & { before: string; out: string; journal?: string }) => {
+    const config = configFrom(flags, {});
+    const beforeAt = Date.parse(flags.before);
+    if (!Number.isFinite(beforeAt)) throw new ConfigError(`--before "${flags.before}" is not an ISO 8601 time`);
+    const r = archiveJournal({
+      journalPath: flags.journal ?? join(sitePaths(config).dataDir, 'journal.db'),
+      outPath: flags.out,
+      beforeAt,
+      now: Date.now(),
+      minAgeMs: config.time.maxPastMs,
+      sinkCursor: SINK_CURSOR,
+    });
+    if (r.rows === 0) console.log(`Nothing to archive before ${flags.before} (held back by: ${r.limitedBy}).`);
+    else console.log(`Archived entries ${r.fromSeq}–${r.toSeq} (${r.rows.toLocaleString('en-US')} rows, bodies sha256 ${r.digest}) to ${flags.out}${r.limitedBy === 'cutoff' ? '' : `; rows after ${r.toSeq} are held back by: ${r.limitedBy}`}. Keep the file: verify with --archive ${flags.out}.`);
   });
 
 auditCmd
