@@ -114,6 +114,11 @@ export const ConfigSchema = Type.Object(
           default: 3600_000,
           description: 'Sign a checkpoint of the journal (its Merkle tree head) this often when anything was appended (docs/audit.md); 1 s to 7 days',
         }),
+        archiveAfterDays: Type.Union([Type.Null(), Type.Integer({ minimum: 1, maximum: 36_500 })], {
+          default: null,
+          description:
+            '`facility audit archive` without --before moves journal rows received more than this many days ago to an archive file (docs/audit.md "Retention"); it must exceed time.maxPastMs; null: rows stay in the journal',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

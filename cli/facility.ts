@@ -326,12 +326,14 @@ common(auditCmd.command('rotate-key'))
 
 common(auditCmd.command('archive'))
   .description('move journal rows received before a cutoff (checkpointed, already in InfluxDB, older than time.maxPastMs) to an archive file; the tree, checkpoints and keys stay; verify then with --archive')
-  .requiredOption('--before <time>', 'cutoff, ISO 8601: rows received before it move')
+  .option('--before <time>', 'cutoff, ISO 8601: rows received before it move (default: journal.archiveAfterDays ago)')
   .requiredOption('--out <file>', 'the archive to write (must not exist)')
   .option('--journal <path>', 'a journal file (default <data-dir>/journal.db)')
-  .action((flags: CommonFlags & { before: string; out: string; journal?: string }) => {
+  .action((flags: CommonFlags & { before?: string; out: string; journal?: string }) => {
     const config = configFrom(flags, {});
-    const beforeAt = Date.parse(flags.before);
+    const days = config.journal.archiveAfterDays;
+    if (flags.before === undefined && days === null) throw new ConfigError('say --before <time>, or set journal.archiveAfterDays');
+    const beforeAt = flags.before !== undefined ? Date.parse(flags.before) : Date.now() - days! * 86_400_000;
     if (!Number.isFinite(beforeAt)) throw new ConfigError(`--before "${flags.before}" is not an ISO 8601 time`);
     const r = archiveJournal({
       journalPath: flags.journal ?? join(sitePaths(config).dataDir, 'journal.db'),
@@ -341,7 +343,7 @@ common(auditCmd.command('archive'))
       minAgeMs: config.time.maxPastMs,
       sinkCursor: SINK_CURSOR,
     });
-    if (r.rows === 0) console.log(`Nothing to archive before ${flags.before} (held back by: ${r.limitedBy}).`);
+    if (r.rows === 0) console.log(`Nothing to archive before ${new Date(beforeAt).toISOString()} (held back by: ${r.limitedBy}).`);
     else console.log(`Archived entries ${r.fromSeq}–${r.toSeq} (${r.rows.toLocaleString('en-US')} rows, bodies sha256 ${r.digest}) to ${flags.out}${r.limitedBy === 'cutoff' ? '' : `; rows after ${r.toSeq} are held back by: ${r.limitedBy}`}. Keep the file: verify with --archive ${flags.out}.`);
   });
 
