@@ -9,7 +9,8 @@
  *   and the RDM6300 and Wiegand-26 readers on socat pseudo-terminals;
  * - members, badges, plans and certifications made through the API;
  * - the server stopped mid-test (decisions continue from the snapshot) and
- *   started again (a change made then reaches the gateway);
+ *   started again (a change made then reaches the gateway, and the journal
+ *   checkpoints signed meanwhile reach the server);
  * - the gateway restarted (anti-passback and a running machine session survive).
  *
  * The example site's doors and machines have no opening hours, so the real
@@ -212,6 +213,8 @@ async function extendSite(t: TestSite): Promise<Record<string, string>> {
 }
 
 let fleetPassword = '';
+/** The size of the journal checkpoint signed while the server was stopped. */
+let signedWhileAway = 0;
 const laserPlug = (relayOn: boolean) =>
   new TasmotaPlug({ device: site.site.devices.get('pm-laser-1')!, password: fleetPassword, brokerUrl, boot: 1, timeZone: site.site.timezone, relayOn, connectTimeoutMs: 5000 });
 
@@ -492,6 +495,8 @@ describe('the server away', () => {
     const h = system.gateway.health();
     expect(h.access.policyVersion).not.toBeNull();
     expect(typeof h.access.policyAgeS).toBe('number');
+    // The journal signs a checkpoint meanwhile: it cannot leave the gateway yet, and ingest does not wait on that.
+    signedWhileAway = (await system.gateway.journal.checkpoint()).checkpoint.size;
   });
 
   it('catches up when the server returns: a badge blocked then is refused', async () => {
@@ -503,6 +508,20 @@ describe('the server away', () => {
     const since = mark();
     await wires['br-laser-1']!.badge('uid', CARD_C);
     expect((await wires['br-laser-1']!.next('feedback', since)).body).toMatchObject({ grant: false, reason: 'badge_blocked' });
+  });
+
+  it('hands the server the journal checkpoints signed while it was away, and the next ones (docs/audit.md)', async () => {
+    const after = (await system.gateway.journal.checkpoint()).checkpoint.size;
+    expect(after).toBeGreaterThan(signedWhileAway);
+    const { gateways } = (await api('GET', '/api/v1/gateways')) as { gateways: { id: string; siteId: string }[] };
+    const id = gateways.find((g) => g.siteId === SITE)!.id;
+    const kept = await eventually(`the server to keep checkpoint ${after}`, async () => {
+      const r = (await api('GET', `/api/v1/gateways/${id}/checkpoints`)) as { latest: { size: number } | null; checkpoints: { size: number }[]; keys: unknown[]; alarms: unknown[] };
+      return r.latest !== null && r.latest.size >= after ? r : undefined;
+    });
+    expect(kept.checkpoints.map((c) => c.size)).toContain(signedWhileAway);
+    expect(kept.keys).toHaveLength(1);
+    expect(kept.alarms).toEqual([]);
   });
 });
 
