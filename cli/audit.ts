@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { keyIdOf, type SignedCheckpoint } from '../core/audit/checkpoint.js';
-import { verifyJournal, type AuditProblem } from '../core/audit/verify-journal.js';
+import { verifyJournal, type AuditProblem, type StoredCheckpoint } from '../core/audit/verify-journal.js';
 import { readAuditKey, writeNewAuditKey } from '../gateway/journal/audit-keys.js';
 import { openJournalAudit } from '../gateway/journal/audit-source.js';
 import { Journal } from '../gateway/journal/journal.js';
@@ -26,8 +26,39 @@ function describe(p: AuditProblem): string {
   return `${p.where}: ${p.what}`;
 }
 
-/** Verifies a journal file; returns the exit code: 0 it verifies, 1 it does not (or cannot be read). */
-export function runAuditVerify(journalPath: string, io: Output, trustedKeys?: ReadonlySet<string>, archives: readonly string[] = []): number {
+/** What the server keeps for a gateway (GET /api/v1/gateways/:id/checkpoints): its announced keys and accepted checkpoints. */
+export interface ServerRecord {
+  readonly keyIds: readonly string[];
+  readonly checkpoints: readonly StoredCheckpoint[];
+}
+
+/**
+ * Fetches what the server keeps for a gateway, all pages. `gateway` is its id, or `me` with the gateway's
+ * own token. Throws with the server's answer when it cannot.
+ */
+export async function fetchServerRecord(serverUrl: string, token: string, gateway: string, fetchFn: typeof fetch = fetch): Promise<ServerRecord> {
+  const base = `${serverUrl.replace(/\/+$/, '')}/api/v1/gateways/${encodeURIComponent(gateway)}/checkpoints`;
+  const checkpoints: StoredCheckpoint[] = [];
+  let keyIds: string[] = [];
+  for (let after = -1; ; ) {
+    const res = await fetchFn(`${base}?afterSize=${after}&limit=1000`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(30_000) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${base}: ${res.status} ${text.slice(0, 300)}`);
+    const page = JSON.parse(text) as { keys: { keyId: string }[]; checkpoints: { size: number; root: string; time: number; keyId: string; sig: string }[] };
+    keyIds = page.keys.map((k) => k.keyId);
+    for (const c of page.checkpoints) checkpoints.push({ size: c.size, root: new Uint8Array(Buffer.from(c.root, 'base64')), time: c.time, keyId: c.keyId, sig: c.sig });
+    if (page.checkpoints.length < 1000) return { keyIds, checkpoints };
+    after = page.checkpoints.at(-1)!.size;
+  }
+}
+
+/**
+ * Verifies a journal file; returns the exit code: 0 it verifies, 1 it does not (or cannot be read).
+ * `fromServer`: what the server keeps for this gateway. Its keys become the trusted keys (unless
+ * `trustedKeys` names some), and its checkpoints are checked against the journal like the journal's own:
+ * a journal whose entries and checkpoints were all rewritten on the gateway still differs from them.
+ */
+export function runAuditVerify(journalPath: string, io: Output, trustedKeys?: ReadonlySet<string>, archives: readonly string[] = [], fromServer?: ServerRecord): number {
   if (!existsSync(journalPath)) {
     io.out(`BROKEN: ${journalPath} does not exist`);
     return 1;
@@ -41,7 +72,16 @@ export function runAuditVerify(journalPath: string, io: Output, trustedKeys?: Re
   }
   try {
     io.out(`Verifying ${journalPath}${archives.length > 0 ? ` with ${n(archives.length)} archive(s)` : ''}: ${n(source.input.treeSize)} entries, ${n(source.input.checkpoints.length)} checkpoints, ${n(source.input.keys.length)} keys`);
-    const r = verifyJournal({ ...source.input, ...(trustedKeys && { trustedKeys }), onProgress: (done, total) => io.progress(done, total) });
+    const trusted = trustedKeys ?? (fromServer && new Set(fromServer.keyIds));
+    let checkpoints = source.input.checkpoints;
+    if (fromServer) {
+      // The server's copies join the journal's; one the journal holds as it is (same size, root, signature) counts once.
+      const own = new Set(checkpoints.map((c) => `${c.size} ${Buffer.from(c.root).toString('base64')} ${c.sig}`));
+      const extra = fromServer.checkpoints.filter((c) => !own.has(`${c.size} ${Buffer.from(c.root).toString('base64')} ${c.sig}`));
+      io.out(`The server keeps ${n(fromServer.checkpoints.length)} checkpoints (${n(extra.length)} not in the journal as they are) and ${n(fromServer.keyIds.length)} keys${trustedKeys ? '' : ', trusted'}.`);
+      checkpoints = [...checkpoints, ...extra];
+    }
+    const r = verifyJournal({ ...source.input, checkpoints, ...(trusted && { trustedKeys: trusted }), onProgress: (done, total) => io.progress(done, total) });
     if (r.ok) {
       io.out(`OK: ${n(r.size)} entries (${n(r.shedDeclared)} shed by the gateway, declared), ${n(r.checkpoints)} checkpoints, ${n(r.keys)} keys: every entry, node, signature and checkpoint checks out.`);
       return 0;

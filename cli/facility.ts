@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino, type Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
-import { rotateAuditKey, runAuditVerify } from './audit.js';
+import { fetchServerRecord, rotateAuditKey, runAuditVerify, type ServerRecord } from './audit.js';
 import { archiveJournal } from '../gateway/journal/archive.js';
 import { SINK_CURSOR } from '../gateway/journal/journal.js';
 import { runVerifyEvidence } from './audit-evidence.js';
@@ -286,8 +286,16 @@ common(auditCmd.command('verify'))
   .option('--journal <path>', 'a journal file (default <data-dir>/journal.db)')
   .option('--trust-key <id...>', 'accept checkpoints only from these key ids (e.g. as the server recorded them)')
   .option('--archive <file...>', 'archives of rows moved out of the journal (facility audit archive); read before the live rows')
-  .action((flags: CommonFlags & { journal?: string; trustKey?: string[]; archive?: string[] }) => {
+  .option('--server <url>', "check against what the server keeps for this gateway: its keys become the trusted keys, its checkpoints are checked too (token in FACILITY_AUDIT_TOKEN, or the gateway's own FACILITY_GATEWAY_TOKEN)")
+  .option('--gateway <id>', 'the gateway id at the server (default: me, with the gateway token)', 'me')
+  .action(async (flags: CommonFlags & { journal?: string; trustKey?: string[]; archive?: string[]; server?: string; gateway: string }) => {
     const path = flags.journal ?? join(sitePaths(configFrom(flags, {})).dataDir, 'journal.db');
+    let fromServer: ServerRecord | undefined;
+    if (flags.server !== undefined) {
+      const token = process.env.FACILITY_AUDIT_TOKEN ?? process.env.FACILITY_GATEWAY_TOKEN;
+      if (token === undefined) throw new ConfigError('--server needs a token: FACILITY_AUDIT_TOKEN (staff) or FACILITY_GATEWAY_TOKEN (the gateway itself)');
+      fromServer = await fetchServerRecord(flags.server, token, flags.gateway);
+    }
     const tty = process.stderr.isTTY;
     let lastLine = 0;
     const code = runAuditVerify(
@@ -311,6 +319,7 @@ common(auditCmd.command('verify'))
       },
       flags.trustKey && new Set(flags.trustKey),
       flags.archive ?? [],
+      fromServer,
     );
     process.exitCode = code;
   });

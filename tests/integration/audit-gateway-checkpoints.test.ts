@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkpointBody, keyIdOf, rawPublicKey } from '../../core/audit/checkpoint.js';
 import type { JournalRecord, OccupancySignal, SignalClass } from '../../core/signals.js';
+import { fetchServerRecord, runAuditVerify } from '../../cli/audit.js';
 import { readAuditKey } from '../../gateway/journal/audit-keys.js';
 import { CheckpointShipper } from '../../gateway/journal/checkpoint-shipper.js';
 import { Journal, type AppendOutcome } from '../../gateway/journal/journal.js';
@@ -218,6 +219,36 @@ describe('gateway checkpoints at the server', () => {
     // Retried, the same refused checkpoint raises its alarm once.
     expect((await shipper.sync()).lastError).toMatch(/not_consistent/);
     expect((await kept()).alarms.map((a) => a.code)).toEqual(['not_consistent']);
+  });
+
+  it('facility audit verify --server: the keys the server recorded are the trusted ones, and a journal rewritten whole on the gateway differs from the checkpoints the server kept', async () => {
+    shipper!.start();
+    await grow(12);
+    await grow(4);
+    await shipper!.sync();
+    const record = await fetchServerRecord('http://server.test', token, 'me', injectFetch);
+    expect(record.checkpoints.map((c) => c.size)).toEqual([13, 17]);
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), progress: () => undefined };
+    expect(runAuditVerify(join(dir, 'journal.db'), io, undefined, [], record)).toBe(0);
+    expect(out.join('\n')).toMatch(/The server keeps 2 checkpoints \(0 not in the journal as they are\) and 1 keys, trusted/);
+
+    // Someone with the disk (and so the key) replaces the journal with another history, consistent in itself.
+    await shipper!.stop();
+    shipper = null;
+    await journal!.stop();
+    for (const f of ['journal.db', 'journal.db-wal', 'journal.db-shm']) rmSync(join(dir, f), { force: true });
+    journal = new Journal({ path: join(dir, 'journal.db'), site: SITE, maxPending: 1_000_000, maxRejects: 100, clock, logger: silent, sink: null, audit: { keyPath: join(dir, 'audit-key.pem'), checkpointEveryMs: 3_600_000 } });
+    await journal.start();
+    next = 900;
+    await grow(20);
+    await journal.stop();
+    journal = null;
+    out.length = 0;
+    expect(runAuditVerify(join(dir, 'journal.db'), io)).toBe(0); // alone, it verifies
+    out.length = 0;
+    expect(runAuditVerify(join(dir, 'journal.db'), io, undefined, [], record)).toBe(1);
+    expect(out.find((l) => l.startsWith('BROKEN'))).toMatch(/checkpoint of size 13: its root .* differs from the log rebuilt/);
   });
 
   it('a gateway names only itself; staff read, only gateways write', async () => {
