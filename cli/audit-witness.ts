@@ -12,17 +12,9 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { checkCosignature, keyIdOf, publicKeyFromRaw, rawPublicKey, witnessCosign, type SignedCheckpoint, type WitnessState } from '../core/audit/checkpoint.js';
+import { checkCosignature, keyIdOf, publicKeyFromRaw, rawPublicKey, signedFromJson, witnessCosign, type CheckpointJson, type WitnessState } from '../core/audit/checkpoint.js';
 
-interface ApiCheckpoint {
-  readonly origin: string;
-  readonly size: number;
-  readonly root: string;
-  readonly time: number;
-  readonly keyId: string;
-  readonly sig: string;
-  readonly cosignatures: readonly { readonly keyId: string; readonly sig: string; readonly time: number }[];
-}
+type ApiCheckpoint = CheckpointJson & { readonly cosignatures: NonNullable<CheckpointJson['cosignatures']> };
 
 export interface ServerAccess {
   /** The server's API base, e.g. http://host:8080/api/v1 */
@@ -38,11 +30,6 @@ async function call<T>(a: ServerAccess, path: string, init: RequestInit = {}): P
   return JSON.parse(text) as T;
 }
 
-const signedOf = (c: ApiCheckpoint): SignedCheckpoint => ({
-  checkpoint: { origin: c.origin, size: c.size, root: Buffer.from(c.root, 'base64'), time: c.time },
-  signature: { keyId: c.keyId, sig: c.sig },
-  cosignatures: c.cosignatures.map((x) => ({ keyId: x.keyId, sig: x.sig, time: x.time })),
-});
 
 async function newest(a: ServerAccess): Promise<ApiCheckpoint | null> {
   const all = await call<ApiCheckpoint[]>(a, '/audit/checkpoints');
@@ -60,7 +47,7 @@ export async function witnessOnce(a: ServerAccess, o: { keyPath: string; statePa
   const keys = new Map((await call<{ keyId: string; publicKey: string }[]>(a, '/audit/keys')).map((k) => [k.keyId, publicKeyFromRaw(k.publicKey)]));
   const last = state[cp.origin];
   const proof = last && last.size < cp.size ? (await call<{ proof: string[] }>(a, `/audit/proofs/consistency?from=${last.size}&to=${cp.size}`)).proof.map((p) => Buffer.from(p, 'base64')) : [];
-  const answer = witnessCosign(state, signedOf(cp), keys, proof, key, o.now);
+  const answer = witnessCosign(state, signedFromJson(cp), keys, proof, key, o.now);
   if (!answer.ok) return { ok: false, reason: answer.reason, detail: answer.detail };
   const mine = answer.cosigned.cosignatures.find((c) => c.keyId === keyIdOf(key))!;
   await call(a, `/audit/checkpoints/${cp.size}/cosignatures`, { method: 'POST', body: JSON.stringify({ publicKey: rawPublicKey(key).toString('base64'), sig: mine.sig, time: mine.time }) });
@@ -75,6 +62,6 @@ export async function checkCosigned(a: ServerAccess, witnessPublicKey: string): 
   const witness: KeyObject = existsSync(witnessPublicKey) ? createPublicKey(readFileSync(witnessPublicKey)) : publicKeyFromRaw(witnessPublicKey);
   const cp = await newest(a);
   if (!cp) return { ok: false, detail: 'ALARM: the server has signed no checkpoint' };
-  if (!checkCosignature(signedOf(cp), witness)) return { ok: false, detail: `ALARM: the newest checkpoint (size ${cp.size}) has no valid cosignature of witness ${keyIdOf(witness)}` };
+  if (!checkCosignature(signedFromJson(cp), witness)) return { ok: false, detail: `ALARM: the newest checkpoint (size ${cp.size}) has no valid cosignature of witness ${keyIdOf(witness)}` };
   return { ok: true, detail: `OK: checkpoint of size ${cp.size} is cosigned by witness ${keyIdOf(witness)}` };
 }

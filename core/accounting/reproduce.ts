@@ -36,6 +36,12 @@ export function statementsDigest(result: PricingResult): string {
   return createHash('sha256').update(JSON.stringify({ currency: result.currency, from: result.from, to: result.to, statements: result.statements })).digest('hex');
 }
 
+/** A ledger charge's stored line: the statement line it froze, and the rate card it was priced with (closing adds it). */
+export function chargeLine(json: string): { readonly line: StatementLine; readonly rateCardId: number | null } {
+  const { rateCardId, ...line } = JSON.parse(json) as StatementLine & { rateCardId?: number };
+  return { line, rateCardId: rateCardId ?? null };
+}
+
 export interface PartyLine {
   readonly party: { readonly kind: string; readonly id: string };
   readonly line: StatementLine;

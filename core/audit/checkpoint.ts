@@ -46,6 +46,26 @@ export interface SignedCheckpoint {
 
 const ORIGIN = /^[A-Za-z0-9._:/-]{1,200}$/;
 
+/** A checkpoint as JSON carries it (root base64), with any cosignatures. */
+export interface CheckpointJson {
+  readonly origin: string;
+  readonly size: number;
+  readonly root: string;
+  readonly time: number;
+  readonly keyId: string;
+  readonly sig: string;
+  readonly cosignatures?: readonly { readonly keyId: string; readonly sig: string; readonly time: number }[];
+}
+
+/** A checkpoint from its JSON form, as signCheckpoint makes and checkSignature checks it. */
+export function signedFromJson(c: CheckpointJson): SignedCheckpoint {
+  return {
+    checkpoint: { origin: c.origin, size: c.size, root: Buffer.from(c.root, 'base64'), time: c.time },
+    signature: { keyId: c.keyId, sig: c.sig },
+    cosignatures: (c.cosignatures ?? []).map((x) => ({ keyId: x.keyId, sig: x.sig, time: x.time })),
+  };
+}
+
 /** The exact bytes a log signs. */
 export function checkpointBody(c: Checkpoint): string {
   if (!ORIGIN.test(c.origin)) throw new RangeError(`origin "${c.origin}" must be 1–200 of A–Z a–z 0–9 . _ : / -`);

@@ -14,10 +14,10 @@
  *    month is priced again (core/accounting/reproduce.ts) and compared with
  *    the frozen digest and, line by line, with the frozen charges.
  */
-import { checkSignature, publicKeyFromRaw, type SignedCheckpoint } from './checkpoint.js';
+import { checkSignature, publicKeyFromRaw, signedFromJson } from './checkpoint.js';
 import { HeadBuilder, verifierLeafHash } from './rfc9162-verify.js';
-import { lineDifferences, partyLines, priceMonthFromRecords, siteDigest, statementsDigest, type BillingInputs, type LineDifference, type PartyLine } from '../accounting/reproduce.js';
-import type { PricingResources, StatementLine } from '../accounting/price.js';
+import { chargeLine, lineDifferences, partyLines, priceMonthFromRecords, siteDigest, statementsDigest, type BillingInputs, type LineDifference, type PartyLine } from '../accounting/reproduce.js';
+import type { PricingResources } from '../accounting/price.js';
 import type { RateCardInput } from '../accounting/rates.js';
 import type { JournalRecord } from '../signals.js';
 import type { SessioniserConfig } from '../usage/sessioniser.js';
@@ -84,8 +84,7 @@ export function verifyEvidence(b: EvidenceBundle, trustedKeyIds: readonly string
   for (const e of b.server.entries) heads.push(verifierLeafHash(Buffer.from(e, 'utf8')));
   if (Buffer.from(heads.root()).toString('base64') !== cp.root) problems.push("the log entries do not give the checkpoint's root: the log was changed");
   const keys = new Map(b.server.keys.map((k) => [k.keyId, publicKeyFromRaw(k.publicKey)]));
-  const signed: SignedCheckpoint = { checkpoint: { origin: b.server.origin, size: cp.size, root: Buffer.from(cp.root, 'base64'), time: cp.time }, signature: { keyId: cp.keyId, sig: cp.sig }, cosignatures: [] };
-  const bad = checkSignature(signed, keys);
+  const bad = checkSignature(signedFromJson({ ...cp, origin: b.server.origin }), keys);
   if (bad) problems.push(`checkpoint: ${bad}`);
   if (problems.length > 0) return result({});
 
@@ -112,10 +111,7 @@ export function verifyEvidence(b: EvidenceBundle, trustedKeyIds: readonly string
   }
   const frozen: PartyLine[] = rows
     .filter((r) => r.table === 'ledger_entries' && r.site_id === b.site && r.period === b.month && r.kind === 'charge')
-    .map((r) => {
-      const { rateCardId: _card, ...line } = JSON.parse(String(r.line)) as StatementLine & { rateCardId?: number };
-      return { party: { kind: String(r.party_type), id: String(r.party_id) }, line };
-    });
+    .map((r) => ({ party: { kind: String(r.party_type), id: String(r.party_id) }, line: chargeLine(String(r.line)).line }));
 
   // 3. Price it again from the records.
   const priced = priceMonthFromRecords({ month: b.month, config: b.config, resources: b.resources, records: b.records, inputs, rateCard: JSON.parse(String(cardRow.card)) as RateCardInput });

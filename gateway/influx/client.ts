@@ -92,6 +92,18 @@ export interface InfluxSeries {
   values: unknown[][];
 }
 
+/** Each row of a series as column → value (null cells left out), with its time as the query returned it. */
+export function* seriesRows(series: InfluxSeries): Generator<{ readonly row: Record<string, unknown>; readonly time: unknown }> {
+  const timeAt = series.columns.indexOf('time');
+  for (const values of series.values) {
+    const row: Record<string, unknown> = {};
+    series.columns.forEach((c, i) => {
+      if (values[i] !== null) row[c] = values[i];
+    });
+    yield { row, time: values[timeAt] };
+  }
+}
+
 export interface InfluxMessage {
   level: string;
   text: string;

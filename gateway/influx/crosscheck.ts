@@ -14,7 +14,7 @@ import { fromPoint, MEASUREMENTS, PointReadError, toPoint } from '../../core/poi
 import type { JournalRecord } from '../../core/signals.js';
 import { SINK_CURSOR } from '../journal/journal.js';
 import { toLine } from '../sink/line-protocol.js';
-import { quoteIdentifier, type InfluxV1Client } from './client.js';
+import { quoteIdentifier, seriesRows, type InfluxV1Client } from './client.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -78,18 +78,13 @@ export async function crossCheck(o: { journalPath: string; influx: InfluxV1Clien
     const results = await o.influx.query(`SELECT * FROM ${measurements} WHERE "site" = '${site}' AND time >= ${start}ms AND time < ${end}ms`, { epoch: 'ms' });
     const influxLines: string[] = [];
     for (const series of results.flatMap((r) => r.series)) {
-      const t = series.columns.indexOf('time');
-      for (const values of series.values) {
-        const row: Record<string, unknown> = {};
-        series.columns.forEach((c, j) => {
-          if (values[j] !== null) row[c] = values[j];
-        });
+      for (const { row, time } of seriesRows(series)) {
         try {
-          influxLines.push(lineOf(fromPoint(series.name, row, values[t] as number)));
+          influxLines.push(lineOf(fromPoint(series.name, row, time as number)));
         } catch (err) {
           if (!(err instanceof PointReadError)) throw err;
           unreadable++;
-          influxLines.push(`${series.name} at ${String(values[t])}: not a point of ours`);
+          influxLines.push(`${series.name} at ${String(time)}: not a point of ours`);
         }
       }
     }

@@ -19,21 +19,13 @@
  * same transaction as the refusal is decided.
  */
 import type { Transaction } from 'kysely';
-import { checkSignature, keyIdOf, publicKeyFromRaw, type SignedCheckpoint } from '../../core/audit/checkpoint.js';
+import { checkSignature, keyIdOf, publicKeyFromRaw, signedFromJson, type CheckpointJson } from '../../core/audit/checkpoint.js';
 import { verifyConsistency } from '../../core/audit/rfc9162-verify.js';
 import { recordChange } from '../db/changes.js';
 import type { ServerDb } from '../db/database.js';
 import type { DB } from '../db/schema.js';
 
-export interface CheckpointJson {
-  readonly origin: string;
-  readonly size: number;
-  /** Base64, 32 bytes. */
-  readonly root: string;
-  readonly time: number;
-  readonly keyId: string;
-  readonly sig: string;
-}
+export type { CheckpointJson };
 
 export interface CheckpointSubmission {
   readonly checkpoint: CheckpointJson;
@@ -80,11 +72,6 @@ const toJson = (r: { origin: string; size: number; root: string; time: number; k
   sig: r.sig,
 });
 
-const signedOf = (c: CheckpointJson): SignedCheckpoint => ({
-  checkpoint: { origin: c.origin, size: c.size, root: Buffer.from(c.root, 'base64'), time: c.time },
-  signature: { keyId: c.keyId, sig: c.sig },
-  cosignatures: [],
-});
 
 /** Records a key a gateway announced; answers whether it was new. Throws RangeError when the id is not the key's. */
 export async function announceKey(db: ServerDb, gw: GatewayRef, k: KeyJson, actor: string, now: number): Promise<'created' | 'updated' | 'unchanged'> {
@@ -127,7 +114,7 @@ export async function submitCheckpoint(db: ServerDb, gw: GatewayRef, s: Checkpoi
     const key = await trx.selectFrom('gateway_audit_keys').selectAll().where('gateway_id', '=', gw.id).where('key_id', '=', c.keyId).executeTakeFirst();
     if (!key) return refuse('unknown_key', `key ${c.keyId} was never announced by this gateway (POST /gateways/:id/keys first)`);
     if (key.retired_at !== null && c.time > Number(key.retired_at)) return refuse('retired_key', `key ${c.keyId} was retired at ${key.retired_at}, before this checkpoint's time`);
-    const signed = signedOf(c);
+    const signed = signedFromJson(c);
     const bad = checkSignature(signed, new Map([[c.keyId, publicKeyFromRaw(key.public_key)]]));
     if (bad) return alarm('bad_signature', bad);
 

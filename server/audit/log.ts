@@ -11,9 +11,8 @@
  * never append a leaf twice.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { checkpointBody, keyIdOf, rawPublicKey, signCheckpoint, type Checkpoint, type SignedCheckpoint } from '../../core/audit/checkpoint.js';
+import type { KeyObject } from 'node:crypto';
+import { checkpointBody, keyIdOf, rawPublicKey, signCheckpoint, signedFromJson, type Checkpoint, type SignedCheckpoint } from '../../core/audit/checkpoint.js';
 import { appendLeaf, consistencyProof, inclusionProof, leafHash, MemoryNodeStore, rootAt } from '../../core/audit/merkle.js';
 import type { Clock } from '../../core/clock.js';
 import type { ServerDb } from '../db/database.js';
@@ -38,15 +37,6 @@ export const AuditCheckpointRef = Type.Object(
 export type AuditCheckpointRef = Static<typeof AuditCheckpointRef>;
 
 export const checkpointRef = (c: StoredCheckpoint): AuditCheckpointRef => ({ size: c.size, root: c.root, time: c.time, keyId: c.keyId });
-
-/** The server's signing key: read from `path` (PKCS#8 PEM), or made there (mode 0600) the first time. */
-export function loadOrCreateAuditKey(path: string): KeyObject {
-  if (existsSync(path)) return createPrivateKey(readFileSync(path));
-  const { privateKey } = generateKeyPairSync('ed25519');
-  writeFileSync(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  chmodSync(path, 0o600);
-  return privateKey;
-}
 
 export class ServerAuditLog {
   private readonly store = new MemoryNodeStore();
@@ -153,10 +143,4 @@ export function toStored(r: CheckpointRow, origin?: string): StoredCheckpoint {
 }
 
 /** A stored checkpoint as core/audit/checkpoint.ts signs and checks it. */
-export function signedOf(c: StoredCheckpoint, origin: string): SignedCheckpoint {
-  return {
-    checkpoint: { origin, size: c.size, root: Buffer.from(c.root, 'base64'), time: c.time },
-    signature: { keyId: c.keyId, sig: c.sig },
-    cosignatures: c.cosignatures.map((x) => ({ keyId: x.keyId, sig: x.sig, time: x.time })),
-  };
-}
+export const signedOf = (c: StoredCheckpoint, origin: string): SignedCheckpoint => signedFromJson({ ...c, origin });

@@ -16,6 +16,7 @@ import { renderClaim } from '../print/claim.js';
 import { chooseLang, LANGS } from '../print/messages.js';
 import { renderStatement, type Names, type StatementPrint } from '../print/statement.js';
 import { monthPeriod, type Party, type Statement, type StatementLine } from '../../core/accounting/price.js';
+import { chargeLine } from '../../core/accounting/reproduce.js';
 import type { ServerContext } from './context.js';
 import { ProblemSchema } from './schemas.js';
 import { closedClaim, computeMonth } from './statements.js';
@@ -52,11 +53,9 @@ async function frozenStatement(ctx: ServerContext, siteId: string, month: string
   const rows = await ctx.db.selectFrom('ledger_entries').selectAll().where('site_id', '=', siteId).where('period', '=', month).where('party_type', '=', kind).where('party_id', '=', id).orderBy('id').execute();
   const charges = rows.filter((r) => r.kind === 'charge');
   const { from, to } = monthPeriod(requireUsage(ctx).site.timezone, month);
-  const lines = charges.map((r) => {
-    const { rateCardId: _card, ...line } = JSON.parse(r.line) as StatementLine & { rateCardId?: number };
-    return line;
-  });
-  const cardId = (JSON.parse(charges[0]?.line ?? '{}') as { rateCardId?: number }).rateCardId ?? 0;
+  const parsed = charges.map((r) => chargeLine(r.line));
+  const lines = parsed.map((c) => c.line);
+  const cardId = parsed[0]?.rateCardId ?? 0;
   const sum = (f: (l: StatementLine) => number) => lines.reduce((n, l) => n + f(l), 0);
   const statement: Statement | undefined =
     charges.length === 0

@@ -20,9 +20,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { subsidyClaim, type ClaimLedgerEntry, type ClaimLine, type ClaimService, type SubsidyClaim } from '../../core/accounting/claim.js';
-import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type NoShowBooking, type PlanQuotas, type PricingResources, type PricingResult, type StatementLine } from '../../core/accounting/price.js';
+import { monthPeriod, priceStatements, pricingResources, type MemberBilling, type NoShowBooking, type PlanQuotas, type PricingResources, type PricingResult } from '../../core/accounting/price.js';
 import { parseRateCard } from '../../core/accounting/rates.js';
-import { lineDifferences, partyLines, siteDigest, statementsDigest, type BillingInputs } from '../../core/accounting/reproduce.js';
+import { chargeLine, lineDifferences, partyLines, siteDigest, statementsDigest, type BillingInputs } from '../../core/accounting/reproduce.js';
 import { ownMemberScope } from '../auth/principal.js';
 import { EVIDENCE_FORMAT, type EvidenceBundle } from '../../core/audit/evidence.js';
 import type { JournalRecord } from '../../core/signals.js';
@@ -379,7 +379,7 @@ export const statementRoutes: FastifyPluginAsync<ServerContext> = async (root, c
       const { result } = await computeMonth(ctx, month, JSON.parse(closed.inputs) as BillingInputs);
       const recomputed = statementsDigest(result);
       const charges = await ctx.db.selectFrom('ledger_entries').select(['party_type', 'party_id', 'line']).where('site_id', '=', source.siteId).where('period', '=', month).where('kind', '=', 'charge').orderBy('id').execute();
-      const frozen = charges.map((c) => ({ party: { kind: c.party_type, id: c.party_id }, line: JSON.parse(c.line) as StatementLine }));
+      const frozen = charges.map((c) => ({ party: { kind: c.party_type, id: c.party_id }, line: chargeLine(c.line).line }));
       const differences = lineDifferences(frozen, partyLines(result)).map((d) => ({ ...d, fields: [...d.fields] }));
       return { month, frozenSha256: closed.statements_sha256, recomputedSha256: recomputed, same: recomputed === closed.statements_sha256, differences };
     },

@@ -16,7 +16,7 @@ import type { JournalRecord } from '../../core/signals.js';
 import { fromPoint, MEASUREMENTS, PointReadError } from '../../core/points.js';
 import { DEFAULT_LOOKBACK_MS, PeriodCollector, readStart } from '../../core/usage/period.js';
 import type { SessioniserConfig, UnknownGap, UsageSession } from '../../core/usage/sessioniser.js';
-import { quoteIdentifier, type InfluxV1Client } from '../../gateway/influx/client.js';
+import { quoteIdentifier, seriesRows, type InfluxV1Client } from '../../gateway/influx/client.js';
 
 /** The measurements the sessioniser reads in full (and device_health: availability changes only). */
 export const USAGE_MEASUREMENTS = [MEASUREMENTS.occupancy, MEASUREMENTS.power, MEASUREMENTS.decision, MEASUREMENTS.session] as const;
@@ -82,18 +82,13 @@ export async function* readRecords(
       if ((series as { partial?: boolean }).partial === true) {
         throw new UsageReadError(`InfluxDB cut the answer for ${series.name} short (max-row-limit); raise max-row-limit or read smaller windows`);
       }
-      const timeAt = series.columns.indexOf('time');
-      for (const values of series.values) {
-        const row: Record<string, unknown> = {};
-        series.columns.forEach((c, i) => {
-          if (values[i] !== null) row[c] = values[i];
-        });
+      for (const { row, time } of seriesRows(series)) {
         try {
-          batch.push(fromPoint(series.name, row, values[timeAt] as number));
+          batch.push(fromPoint(series.name, row, time as number));
         } catch (err) {
           if (!(err instanceof PointReadError)) throw err;
           unreadable.count++;
-          unreadable.first ??= `${series.name} at ${String(values[timeAt])}: ${err.message}`;
+          unreadable.first ??= `${series.name} at ${String(time)}: ${err.message}`;
         }
       }
     }
